@@ -1,0 +1,6 @@
+//! berth: the CLI, the daemon and the compose model.
+//!
+//! The binary in `main.rs` only parses arguments and prints; the work lives here.
+
+pub mod cli;
+pub mod compose;
