@@ -4,6 +4,7 @@
 //! positions → interpolation → canonical long syntax → `extends`/`include` →
 //! merge of the `-f` files → typed model → profiles → validation.
 
+pub mod de;
 pub mod error;
 pub mod node;
 pub mod path;

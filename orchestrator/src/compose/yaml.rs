@@ -190,6 +190,11 @@ impl Builder {
                             self.error(span, ErrorKind::Syntax("unbalanced mapping".into()))
                         );
                     };
+                    // The parser marks a block mapping's start after its first key;
+                    // users read a mapping as starting at that key.
+                    let start = entries
+                        .first()
+                        .map_or(start, |(key, _, _)| key.span.clone());
                     let map = build_map(entries)?;
                     let mut node = Node::new(Value::Map(map), start);
                     node.tag = tag;
