@@ -367,10 +367,10 @@ fn resolve_scalar(text: String, style: TScalarStyle, force_string: bool) -> Valu
     if let Some(int) = parse_int(&text) {
         return Value::Int(int);
     }
-    if is_float(&text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_float(&text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::String(text)
 }
