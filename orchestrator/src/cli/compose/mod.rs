@@ -1,0 +1,61 @@
+//! `berth compose ...`: the options every compose command shares, and dispatch.
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::compose::load::{LoadOptions, Loaded, load};
+
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// Compose configuration files (repeatable; later files override earlier ones).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    project_name: Option<String>,
+    /// Alternate working directory (default: the directory of the first compose file).
+    #[arg(long, value_name = "DIR")]
+    project_directory: Option<PathBuf>,
+    /// Alternate environment files (repeatable; replace the project's .env).
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+    /// Profiles to enable (repeatable).
+    #[arg(long = "profile", value_name = "PROFILE")]
+    profiles: Vec<String>,
+    #[command(subcommand)]
+    command: ComposeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ComposeCommand {
+    /// Parse, resolve and render the compose file in canonical format.
+    Config(config::ConfigArgs),
+}
+
+impl ComposeArgs {
+    fn load(&self, interpolate: bool) -> anyhow::Result<Loaded> {
+        let mut options = LoadOptions::from_process().context("cannot read the working directory")?;
+        options.files.clone_from(&self.files);
+        options.project_name.clone_from(&self.project_name);
+        options.project_directory.clone_from(&self.project_directory);
+        options.env_files.clone_from(&self.env_files);
+        options.profiles.clone_from(&self.profiles);
+        options.interpolate = interpolate;
+        let loaded = load(&options)?;
+        for unset in &loaded.unset {
+            tracing::warn!("The {:?} variable is not set. Defaulting to a blank string.", unset.name);
+        }
+        Ok(loaded)
+    }
+}
+
+pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        ComposeCommand::Config(config) => config::run(&args, config),
+    }
+}
