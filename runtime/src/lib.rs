@@ -1,3 +1,5 @@
 //! berth-runtime: images, the registry client, the layer store and containers.
 //!
-//! This crate knows nothing of compose or YAML (see DESIGN.md, "Workspace").
+//! It knows nothing of compose or YAML (DESIGN.md, "Workspace").
+
+pub mod store;

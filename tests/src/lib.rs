@@ -1,1 +1,6 @@
-//! berth-tests: the harness shared by the end-to-end suites in `tests/tests/`.
+//! berth's test harness: the pieces end-to-end suites share (the `berth`
+//! binary, fresh state directories, test images built from Debian packages).
+//! The suites themselves are in `tests/`.
+
+pub mod berth;
+pub mod rootfs;
