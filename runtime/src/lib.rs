@@ -2,4 +2,5 @@
 //!
 //! It knows nothing of compose or YAML (DESIGN.md, "Workspace").
 
+pub mod image;
 pub mod store;
