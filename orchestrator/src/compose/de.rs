@@ -13,8 +13,8 @@
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    Unexpected, VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, Unexpected,
+    VariantAccess, Visitor,
 };
 
 use super::error::{Error, ErrorKind};
@@ -47,9 +47,7 @@ impl DeError {
     }
 
     fn into_error(self, node: &Node, path: &Path<'_>) -> Error {
-        let (span, path) = self
-            .location
-            .unwrap_or_else(|| (node.span.clone(), path.to_string()));
+        let (span, path) = self.location.unwrap_or_else(|| (node.span.clone(), path.to_string()));
         Error::at_span(&span, path, self.kind)
     }
 }
@@ -64,10 +62,7 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            kind: ErrorKind::Invalid(msg.to_string()),
-            location: None,
-        }
+        DeError { kind: ErrorKind::Invalid(msg.to_string()), location: None }
     }
 
     fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
@@ -75,10 +70,7 @@ impl de::Error for DeError {
             expected: describe_expected(&expected.to_string()),
             found: describe_unexpected(&unexpected),
         };
-        DeError {
-            kind,
-            location: None,
-        }
+        DeError { kind, location: None }
     }
 
     fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
@@ -87,43 +79,24 @@ impl de::Error for DeError {
             describe_unexpected(&unexpected),
             describe_expected(&expected.to_string())
         ));
-        DeError {
-            kind,
-            location: None,
-        }
+        DeError { kind, location: None }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         let kind = ErrorKind::Invalid(format!(
             "invalid value {variant:?}: expected one of {}",
-            expected
-                .iter()
-                .map(|v| format!("{v:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            expected.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
         ));
-        DeError {
-            kind,
-            location: None,
-        }
+        DeError { kind, location: None }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let kind = ErrorKind::UnknownKey {
-            key: field.to_string(),
-            suggestion: nearest(field, expected),
-        };
-        DeError {
-            kind,
-            location: None,
-        }
+        let kind = ErrorKind::UnknownKey { key: field.to_string(), suggestion: nearest(field, expected) };
+        DeError { kind, location: None }
     }
 
     fn missing_field(field: &'static str) -> Self {
-        DeError {
-            kind: ErrorKind::MissingKey(field.to_string()),
-            location: None,
-        }
+        DeError { kind: ErrorKind::MissingKey(field.to_string()), location: None }
     }
 }
 
@@ -148,9 +121,7 @@ fn describe_expected(expected: &str) -> String {
         "f32" | "f64" => "a number".into(),
         "a borrowed string" | "a string" | "string" => "a string".into(),
         other if other.starts_with("struct ") || other.starts_with("a map") => "a mapping".into(),
-        other if other.starts_with("a sequence") || other.starts_with("tuple") => {
-            "a sequence".into()
-        }
+        other if other.starts_with("a sequence") || other.starts_with("tuple") => "a sequence".into(),
         other => other.to_string(),
     }
 }
@@ -210,11 +181,7 @@ impl<'n, 'p> NodeDe<'n, 'p> {
                 None => true,
             })
             .collect::<Vec<_>>();
-        let access = NodeMap {
-            entries: entries.into_iter(),
-            value: None,
-            path: self.path,
-        };
+        let access = NodeMap { entries: entries.into_iter(), value: None, path: self.path };
         visitor.visit_map(access).map_err(|e| self.locate(e))
     }
 }
@@ -262,10 +229,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::String(s) => visitor.visit_str(s),
-            Value::Seq(items) => visitor.visit_seq(NodeSeq {
-                items: items.iter().enumerate(),
-                path: self.path,
-            }),
+            Value::Seq(items) => visitor.visit_seq(NodeSeq { items: items.iter().enumerate(), path: self.path }),
             Value::Map(_) => return self.visit_map_filtered(visitor, None),
         };
         result.map_err(|e| self.locate(e))
@@ -341,39 +305,24 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Seq(items) => visitor
-                .visit_seq(NodeSeq {
-                    items: items.iter().enumerate(),
-                    path: self.path,
-                })
+                .visit_seq(NodeSeq { items: items.iter().enumerate(), path: self.path })
                 .map_err(|e| self.locate(e)),
             _ => Err(self.type_error(&visitor)),
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -408,20 +357,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
         match &self.node.value {
             Value::String(_) | Value::Int(_) | Value::Bool(_) | Value::Float(_) => {
                 let text = self.node.scalar_text().unwrap_or_default();
-                visitor
-                    .visit_enum(text.into_deserializer())
-                    .map_err(|e: DeError| self.locate(e))
+                visitor.visit_enum(text.into_deserializer()).map_err(|e: DeError| self.locate(e))
             }
             Value::Map(map) if map.len() == 1 => {
                 let (key, value) = map.iter().next().expect("one entry");
                 let path = self.path.key(&key.name);
-                visitor
-                    .visit_enum(NodeEnum {
-                        key,
-                        value,
-                        path: &path,
-                    })
-                    .map_err(|e| e.locate(&value.span, &path))
+                visitor.visit_enum(NodeEnum { key, value, path: &path }).map_err(|e| e.locate(&value.span, &path))
             }
             _ => Err(self.type_error(&visitor)),
         }
@@ -444,17 +385,12 @@ struct NodeSeq<'n, 'p, I: Iterator<Item = (usize, &'n Node)>> {
 impl<'de, 'n, I: Iterator<Item = (usize, &'n Node)>> SeqAccess<'de> for NodeSeq<'n, '_, I> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         let Some((index, node)) = self.items.next() else {
             return Ok(None);
         };
         let path = self.path.index(index);
-        seed.deserialize(NodeDe { node, path: &path })
-            .map(Some)
-            .map_err(|e| e.locate(&node.span, &path))
+        seed.deserialize(NodeDe { node, path: &path }).map(Some).map_err(|e| e.locate(&node.span, &path))
     }
 }
 
@@ -467,10 +403,7 @@ struct NodeMap<'n, 'p, I: Iterator<Item = (&'n Key, &'n Node)>> {
 impl<'de, 'n, I: Iterator<Item = (&'n Key, &'n Node)>> MapAccess<'de> for NodeMap<'n, '_, I> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
@@ -482,13 +415,9 @@ impl<'de, 'n, I: Iterator<Item = (&'n Key, &'n Node)>> MapAccess<'de> for NodeMa
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (key, node) = self
-            .value
-            .take()
-            .expect("serde asks for a value after its key");
+        let (key, node) = self.value.take().expect("serde asks for a value after its key");
         let path = self.path.key(&key.name);
-        seed.deserialize(NodeDe { node, path: &path })
-            .map_err(|e| e.locate(&node.span, &path))
+        seed.deserialize(NodeDe { node, path: &path }).map_err(|e| e.locate(&node.span, &path))
     }
 }
 
@@ -502,18 +431,9 @@ impl<'de, 'n, 'p> EnumAccess<'de> for NodeEnum<'n, 'p> {
     type Error = DeError;
     type Variant = NodeDe<'n, 'p>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DeError> {
         let variant = seed.deserialize(self.key.name.as_str().into_deserializer())?;
-        Ok((
-            variant,
-            NodeDe {
-                node: self.value,
-                path: self.path,
-            },
-        ))
+        Ok((variant, NodeDe { node: self.value, path: self.path }))
     }
 }
 
@@ -535,11 +455,7 @@ impl<'de> VariantAccess<'de> for NodeDe<'_, '_> {
         de::Deserializer::deserialize_seq(self, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
         self.visit_map_filtered(visitor, Some(fields))
     }
 }
@@ -591,13 +507,7 @@ mod tests {
         assert_eq!(web.read_only, Some(true));
         assert_eq!(web.environment["A"].as_deref(), Some("1"));
         assert_eq!(web.environment["B"], None);
-        assert_eq!(
-            web.ports,
-            vec![Port {
-                target: 80,
-                published: Some("8080".into())
-            }]
-        );
+        assert_eq!(web.ports, vec![Port { target: 80, published: Some("8080".into()) }]);
     }
 
     #[test]
@@ -617,24 +527,19 @@ mod tests {
             "compose.yaml:3:22: services.web.ports[0].target: expected an integer between 0 and 65535, found the string \"http\""
         );
         let err = load("services:\n  web:\n    ports: [{target: 70000}]\n").unwrap_err();
-        assert!(
-            err.to_string().contains("services.web.ports[0].target"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("services.web.ports[0].target"), "{err}");
     }
 
     #[test]
     fn missing_key_points_at_the_mapping() {
         let err = load("services:\n  web:\n    ports:\n      - published: '80'\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "compose.yaml:4:9: services.web.ports[0]: missing required key \"target\""
-        );
+        assert_eq!(err.to_string(), "compose.yaml:4:9: services.web.ports[0]: missing required key \"target\"");
     }
 
     #[test]
     fn undeclared_extensions_are_skipped_and_declared_ones_read() {
-        let file = load("services:\n  web:\n    x-other: {anything: [1]}\n    x-berth: {restart_on_unhealthy: true}\n").unwrap();
+        let file = load("services:\n  web:\n    x-other: {anything: [1]}\n    x-berth: {restart_on_unhealthy: true}\n")
+            .unwrap();
         assert!(file.services["web"].berth.as_ref().unwrap()["restart_on_unhealthy"]);
     }
 }

@@ -17,28 +17,16 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind) -> Self {
-        Error {
-            span: None,
-            path: String::new(),
-            kind: Box::new(kind),
-        }
+        Error { span: None, path: String::new(), kind: Box::new(kind) }
     }
 
     /// An error about `node`, found at `path`.
     pub fn at(node: &Node, path: &Path<'_>, kind: ErrorKind) -> Self {
-        Error {
-            span: Some(node.span.clone()),
-            path: path.to_string(),
-            kind: Box::new(kind),
-        }
+        Error { span: Some(node.span.clone()), path: path.to_string(), kind: Box::new(kind) }
     }
 
     pub fn at_span(span: &Span, path: impl fmt::Display, kind: ErrorKind) -> Self {
-        Error {
-            span: Some(span.clone()),
-            path: path.to_string(),
-            kind: Box::new(kind),
-        }
+        Error { span: Some(span.clone()), path: path.to_string(), kind: Box::new(kind) }
     }
 
     /// A shorthand for the most common kind: an invalid value, explained.
@@ -62,10 +50,7 @@ impl fmt::Display for Error {
 #[derive(Debug, thiserror::Error)]
 pub enum ErrorKind {
     #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("YAML syntax error: {0}")]
     Syntax(String),
     #[error("{0}")]
@@ -73,10 +58,7 @@ pub enum ErrorKind {
     #[error("key {0:?} is defined twice in the same mapping")]
     DuplicateKey(String),
     #[error("unknown key {key:?}{}", suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
-    UnknownKey {
-        key: String,
-        suggestion: Option<String>,
-    },
+    UnknownKey { key: String, suggestion: Option<String> },
     #[error("expected {expected}, found {found}")]
     InvalidType { expected: String, found: String },
     #[error("missing required key {0:?}")]

@@ -52,7 +52,11 @@ fn resolve_service(
     let link = (file.to_path_buf(), name.to_string());
     if chain.contains(&link) {
         let cycle: Vec<&str> = chain.iter().map(|(_, n)| n.as_str()).chain([name]).collect();
-        return Err(Error::at(&extends, &extends_path, ErrorKind::Cycle(format!("extends {}", cycle.join(" -> ")))));
+        return Err(Error::at(
+            &extends,
+            &extends_path,
+            ErrorKind::Invalid(format!("extends cycle: {}", cycle.join(" -> "))),
+        ));
     }
     chain.push(link);
 
@@ -81,7 +85,7 @@ fn resolve_service(
     if let Some(map) = over.as_map_mut() {
         map.shift_remove("extends");
     }
-    let resolved = merge::merge_service(base, over)?;
+    let resolved = merge::merge_service(base, over);
     services.insert(services.get_key_value(name).expect("exists").0.clone(), resolved.clone());
     Ok(resolved)
 }

@@ -30,7 +30,9 @@ pub(super) fn resolve(tree: &mut Node, loader: &mut Loader, env: &Environment) -
         return Err(Error::at(
             &includes,
             &include_path,
-            ErrorKind::Limit(format!("includes nested deeper than {MAX_INCLUDE_DEPTH} levels (does a file include itself?)")),
+            ErrorKind::Limit(format!(
+                "includes nested deeper than {MAX_INCLUDE_DEPTH} levels (does a file include itself?)"
+            )),
         ));
     }
     for (index, item) in items.iter().enumerate() {
@@ -71,7 +73,7 @@ fn load_all(files: &[PathBuf], project_dir: &FsPath, loader: &mut Loader, env: &
         let tree = loader.load_project_file(file, project_dir, env)?;
         merged = Some(match merged {
             None => tree,
-            Some(base) => merge::merge(base, tree)?,
+            Some(base) => merge::merge(base, tree),
         });
     }
     Ok(merged.expect("the caller checked there is a file"))

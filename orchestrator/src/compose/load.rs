@@ -15,7 +15,9 @@ use super::interpolate::{self, Unset};
 use super::model::Project;
 use super::node::{Key, Node, Span, Value};
 use super::yaml::{self, Limits};
-use super::{de, environment::Environment, extends, files, include, merge, normalize, profiles, project_name, validate};
+use super::{
+    de, environment::Environment, extends, files, include, merge, normalize, profiles, project_name, validate,
+};
 
 /// What the user asked for on the command line, and the process environment.
 #[derive(Clone, Debug, Default)]
@@ -41,7 +43,12 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options for the current process: its environment and working directory.
     pub fn from_process() -> std::io::Result<Self> {
-        Ok(LoadOptions { interpolate: true, env: std::env::vars().collect(), cwd: std::env::current_dir()?, ..Default::default() })
+        Ok(LoadOptions {
+            interpolate: true,
+            env: std::env::vars().collect(),
+            cwd: std::env::current_dir()?,
+            ..Default::default()
+        })
     }
 }
 
@@ -61,9 +68,15 @@ pub struct Loaded {
 
 pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     let process = Environment::from_process(options.env.clone());
-    let source = files::find_files(&options.files, &|name| process.get(name), &options.cwd, options.project_directory.as_deref())
-        .map_err(|e| Error::new(ErrorKind::Files(e.to_string())))?;
-    let env = process.with_env_files(&options.env_files, &source.project_dir)?;
+    let source = files::find_files(
+        &options.files,
+        &|name| process.get(name),
+        &options.cwd,
+        options.project_directory.as_deref(),
+    )
+    .map_err(|e| Error::new(ErrorKind::Files(e.to_string())))?;
+    let env_files: Vec<PathBuf> = options.env_files.iter().map(|f| options.cwd.join(f)).collect();
+    let env = process.with_env_files(&env_files, &source.project_dir)?;
     let mut loader = Loader::new(options, &env);
 
     let mut merged: Option<Node> = None;
@@ -71,13 +84,13 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         let tree = loader.load_project_file(file, &source.project_dir, &env)?;
         merged = Some(match merged {
             None => tree,
-            Some(base) => merge::merge(base, tree)?,
+            Some(base) => merge::merge(base, tree),
         });
     }
     let mut tree = merged.ok_or_else(|| Error::new(ErrorKind::Files("no compose file to load".into())))?;
 
     let declared_name = tree.get_path(&["name"]).and_then(Node::scalar_text);
-    let (name, _) = project_name::project_name(
+    let name = project_name::project_name(
         options.project_name.as_deref(),
         env.get("COMPOSE_PROJECT_NAME").as_deref(),
         declared_name.as_deref(),
@@ -92,7 +105,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     let project: Project = de::from_node(&tree)?;
     validate::validate(&tree)?;
 
-    Ok(Loaded { project, tree, unset: loader.unset, all_profiles, files: source.files, project_dir: source.project_dir })
+    Ok(Loaded {
+        project,
+        tree,
+        unset: loader.unset,
+        all_profiles,
+        files: source.files,
+        project_dir: source.project_dir,
+    })
 }
 
 fn set_top_level(tree: &mut Node, key: &str, value: Node) {
@@ -153,7 +173,10 @@ impl Loader {
                 return Err(Error::at_span(
                     &tree.span,
                     "",
-                    ErrorKind::InvalidType { expected: "a mapping at the top of the file".into(), found: other.kind().into() },
+                    ErrorKind::InvalidType {
+                        expected: "a mapping at the top of the file".into(),
+                        found: other.kind().into(),
+                    },
                 ));
             }
         }

@@ -26,21 +26,13 @@ impl Span {
 
     /// A span for values that come from no file (command-line flags, defaults).
     pub fn synthetic(what: &str) -> Self {
-        Span {
-            file: Arc::from(what),
-            line: 0,
-            col: 0,
-        }
+        Span { file: Arc::from(what), line: 0, col: 0 }
     }
 }
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}", self.file)
-        } else {
-            write!(f, "{}:{}:{}", self.file, self.line, self.col)
-        }
+        if self.line == 0 { write!(f, "{}", self.file) } else { write!(f, "{}:{}:{}", self.file, self.line, self.col) }
     }
 }
 
@@ -77,11 +69,7 @@ pub enum Value {
 
 impl Node {
     pub fn new(value: Value, span: Span) -> Self {
-        Node {
-            span,
-            value,
-            tag: MergeTag::Merge,
-        }
+        Node { span, value, tag: MergeTag::Merge }
     }
 
     pub fn null(span: Span) -> Self {
@@ -120,6 +108,13 @@ impl Node {
         }
     }
 
+    pub fn as_seq_mut(&mut self) -> Option<&mut Vec<Node>> {
+        match &mut self.value {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
@@ -139,8 +134,7 @@ impl Node {
 
     /// Follows a path of map keys; `None` where a key is missing or a node is no map.
     pub fn get_path(&self, keys: &[&str]) -> Option<&Node> {
-        keys.iter()
-            .try_fold(self, |node, key| node.as_map()?.get(*key))
+        keys.iter().try_fold(self, |node, key| node.as_map()?.get(*key))
     }
 
     /// The number of nodes in this subtree, this one included.
@@ -167,11 +161,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(map) => J::Object(
-                map.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Map(map) => J::Object(map.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
         }
     }
 
@@ -220,11 +210,7 @@ pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        }
+        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
     } else if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{f:.1}")
     } else {
@@ -242,10 +228,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(name: impl Into<String>, span: Span) -> Self {
-        Key {
-            name: name.into(),
-            span,
-        }
+        Key { name: name.into(), span }
     }
 }
 

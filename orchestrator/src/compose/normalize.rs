@@ -28,13 +28,15 @@ pub fn normalize(tree: &mut Node, project: &str, env: &Environment) -> Result<()
             let path = services_path.key(&name.name);
             let Some(service) = service.as_map_mut() else { continue };
             read_env_files(service, &path, env)?;
+            read_label_files(service, &path)?;
             drop_optional_dependencies(service, &service_names);
             if !service.contains_key("networks") && !service.contains_key("network_mode") {
                 let mut networks = Map::default();
                 networks.insert(Key::new("default", span.clone()), Node::null(span.clone()));
                 service.insert(Key::new("networks", span.clone()), Node::new(Value::Map(networks), span.clone()));
             }
-            uses_default_network |= service.get("networks").and_then(Node::as_map).is_some_and(|n| n.contains_key("default"));
+            uses_default_network |=
+                service.get("networks").and_then(Node::as_map).is_some_and(|n| n.contains_key("default"));
         }
     }
     if uses_default_network {
@@ -52,7 +54,8 @@ pub fn normalize(tree: &mut Node, project: &str, env: &Environment) -> Result<()
 }
 
 fn section<'a>(root: &'a mut Map, key: &str, span: &Span) -> &'a mut Map {
-    let node = root.entry(Key::new(key, span.clone())).or_insert_with(|| Node::new(Value::Map(Map::default()), span.clone()));
+    let node =
+        root.entry(Key::new(key, span.clone())).or_insert_with(|| Node::new(Value::Map(Map::default()), span.clone()));
     if !matches!(node.value, Value::Map(_)) {
         node.value = Value::Map(Map::default());
     }
@@ -83,6 +86,35 @@ fn drop_optional_dependencies(service: &mut Map, services: &[String]) {
         let optional = dep.get_path(&["required"]).is_some_and(|r| matches!(r.value, Value::Bool(false)));
         !optional || services.contains(&name.name)
     });
+}
+
+/// Reads the service's `label_file`s into its `labels` (labels written in the file win).
+fn read_label_files(service: &mut Map, path: &Path<'_>) -> Result<(), Error> {
+    let Some(files) = service.shift_remove("label_file") else { return Ok(()) };
+    let files_path = path.key("label_file");
+    let mut from_files: Vec<(String, String)> = Vec::new();
+    for (index, entry) in files.as_seq().unwrap_or_default().iter().enumerate() {
+        let file = PathBuf::from(entry.as_str().unwrap_or_default());
+        let text = std::fs::read_to_string(&file).map_err(|source| {
+            Error::at(entry, &files_path.index(index), ErrorKind::Io { path: file.clone(), source })
+        })?;
+        let no_variables = |_: &str| None;
+        let entries = dotenv::parse(&text, &no_variables).map_err(|e| {
+            let span = Span::new(Arc::from(file.display().to_string()), e.line as u32, 1);
+            Error::at_span(&span, "", ErrorKind::Invalid(e.message.clone()))
+        })?;
+        from_files.extend(entries.into_iter().map(|(k, v)| (k, v.unwrap_or_default())));
+    }
+    let span = files.span.clone();
+    let labels = service
+        .entry(Key::new("labels", span.clone()))
+        .or_insert_with(|| Node::new(Value::Map(Map::default()), span.clone()));
+    if let Some(labels) = labels.as_map_mut() {
+        for (key, value) in from_files {
+            labels.entry(Key::new(key, span.clone())).or_insert_with(|| Node::string(value, span.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the service's `env_file`s into its `environment` (values written in

@@ -36,7 +36,7 @@ fn check_references(tree: &Node, service: &Map, path: &Path<'_>) -> Result<(), E
     let declared = |section: &str, name: &str| tree.get_path(&[section, name]).is_some();
     if let Some(networks) = service.get("networks").and_then(Node::as_map) {
         let networks_path = path.key("networks");
-        for key in networks.keys().filter(|k| !declared("networks", &k.name)) {
+        if let Some(key) = networks.keys().find(|k| !declared("networks", &k.name)) {
             let message = format!("network {:?} is not declared in the top-level `networks`", key.name);
             return Err(Error::at_span(&key.span, networks_path.key(&key.name), ErrorKind::Reference(message)));
         }
@@ -45,7 +45,8 @@ fn check_references(tree: &Node, service: &Map, path: &Path<'_>) -> Result<(), E
         let Some(items) = service.get(field).and_then(Node::as_seq) else { continue };
         let field_path = path.key(field);
         for (index, item) in items.iter().enumerate() {
-            let is_named_volume = field != "volumes" || item.get_path(&["type"]).and_then(Node::as_str) == Some("volume");
+            let is_named_volume =
+                field != "volumes" || item.get_path(&["type"]).and_then(Node::as_str) == Some("volume");
             let Some(source) = item.get_path(&["source"]) else { continue };
             let Some(source_name) = source.as_str() else { continue };
             if is_named_volume && !declared(section, source_name) {
@@ -66,7 +67,14 @@ fn dependencies(service: &Node) -> Vec<Dependency> {
         deps.push(Dependency { name: name.name.clone(), required });
     }
     let strings = |key: &str| {
-        service.get_path(&[key]).and_then(Node::as_seq).unwrap_or_default().iter().filter_map(Node::as_str).map(str::to_string).collect::<Vec<_>>()
+        service
+            .get_path(&[key])
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Node::as_str)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
     for link in strings("links") {
         let target = link.split(':').next().unwrap_or_default().to_string();
@@ -78,7 +86,9 @@ fn dependencies(service: &Node) -> Vec<Dependency> {
             deps.push(Dependency { name: target, required: true });
         }
     }
-    if let Some(target) = service.get_path(&["network_mode"]).and_then(Node::as_str).and_then(|m| m.strip_prefix("service:")) {
+    if let Some(target) =
+        service.get_path(&["network_mode"]).and_then(Node::as_str).and_then(|m| m.strip_prefix("service:"))
+    {
         deps.push(Dependency { name: target.to_string(), required: true });
     }
     deps.dedup_by(|a, b| a.name == b.name);
@@ -89,19 +99,22 @@ fn dependencies(service: &Node) -> Vec<Dependency> {
 pub fn dependency_graph(tree: &Node) -> Result<DependencyGraph, Error> {
     let empty = Map::default();
     let services = tree.get_path(&["services"]).and_then(Node::as_map).unwrap_or(&empty);
-    DependencyGraph::new(services.iter().map(|(name, service)| (name.name.clone(), dependencies(service)))).map_err(|e| {
-        let service = match &e {
-            GraphError::UnknownService { service, .. } | GraphError::SelfDependency { service } => service.clone(),
-            GraphError::Cycle { path } => path.first().cloned().unwrap_or_default(),
-        };
-        let node = tree.get_path(&["services", &service, "depends_on"]).or_else(|| tree.get_path(&["services", &service]));
-        let kind = match e {
-            GraphError::Cycle { path } => ErrorKind::Cycle(path.join(" -> ")),
-            other => ErrorKind::Reference(other.to_string()),
-        };
-        match node {
-            Some(node) => Error::at_span(&node.span, format!("services.{service}.depends_on"), kind),
-            None => Error::new(kind),
-        }
-    })
+    DependencyGraph::new(services.iter().map(|(name, service)| (name.name.clone(), dependencies(service)))).map_err(
+        |e| {
+            let service = match &e {
+                GraphError::UnknownService { service, .. } | GraphError::SelfDependency { service } => service.clone(),
+                GraphError::Cycle { path } => path.first().cloned().unwrap_or_default(),
+            };
+            let node =
+                tree.get_path(&["services", &service, "depends_on"]).or_else(|| tree.get_path(&["services", &service]));
+            let kind = match e {
+                GraphError::Cycle { path } => ErrorKind::Cycle(path.join(" -> ")),
+                other => ErrorKind::Reference(other.to_string()),
+            };
+            match node {
+                Some(node) => Error::at_span(&node.span, format!("services.{service}.depends_on"), kind),
+                None => Error::new(kind),
+            }
+        },
+    )
 }

@@ -27,11 +27,7 @@ impl Default for Limits {
     fn default() -> Self {
         // A 300-service stack is about 10,000 nodes and 100 KiB; these leave
         // ample room for real files while keeping a hostile one cheap.
-        Limits {
-            max_bytes: 16 << 20,
-            max_depth: 64,
-            max_nodes: 1_000_000,
-        }
+        Limits { max_bytes: 16 << 20, max_depth: 64, max_nodes: 1_000_000 }
     }
 }
 
@@ -48,32 +44,13 @@ pub fn parse(text: &str, file: Arc<str>, limits: Limits) -> Result<Node, Error> 
             )),
         ));
     }
-    Builder {
-        file,
-        limits,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
-        root: None,
-        last_plain: false,
-    }
-    .run(&mut Parser::new_from_str(text))
+    Builder { file, limits, stack: Vec::new(), anchors: HashMap::new(), nodes: 0, root: None, last_plain: false }
+        .run(&mut Parser::new_from_str(text))
 }
 
 enum Frame {
-    Seq {
-        start: Span,
-        tag: MergeTag,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        start: Span,
-        tag: MergeTag,
-        anchor: usize,
-        entries: Vec<(Key, bool, Node)>,
-        key: Option<(Key, bool)>,
-    },
+    Seq { start: Span, tag: MergeTag, anchor: usize, items: Vec<Node> },
+    Map { start: Span, tag: MergeTag, anchor: usize, entries: Vec<(Key, bool, Node)>, key: Option<(Key, bool)> },
 }
 
 struct Builder {
@@ -114,10 +91,7 @@ impl Builder {
                     if documents > 1 {
                         return Err(self.error(
                             span,
-                            ErrorKind::Syntax(
-                                "a compose file holds one YAML document; found a second `---`"
-                                    .into(),
-                            ),
+                            ErrorKind::Syntax("a compose file holds one YAML document; found a second `---`".into()),
                         ));
                     }
                 }
@@ -134,42 +108,22 @@ impl Builder {
                 }
                 Event::Alias(id) => {
                     let Some((target, count)) = self.anchors.get(&id).cloned() else {
-                        return Err(self
-                            .error(span, ErrorKind::Syntax("alias to an unknown anchor".into())));
+                        return Err(self.error(span, ErrorKind::Syntax("alias to an unknown anchor".into())));
                     };
                     self.charge(count, &span)?;
                     self.complete(target, 0, count)?;
                 }
                 Event::SequenceStart(anchor, tag) => {
                     let tag = self.merge_tag(tag.as_ref(), &span)?;
-                    self.open(Frame::Seq {
-                        start: span,
-                        tag,
-                        anchor,
-                        items: Vec::new(),
-                    })?;
+                    self.open(Frame::Seq { start: span, tag, anchor, items: Vec::new() })?;
                 }
                 Event::MappingStart(anchor, tag) => {
                     let tag = self.merge_tag(tag.as_ref(), &span)?;
-                    self.open(Frame::Map {
-                        start: span,
-                        tag,
-                        anchor,
-                        entries: Vec::new(),
-                        key: None,
-                    })?;
+                    self.open(Frame::Map { start: span, tag, anchor, entries: Vec::new(), key: None })?;
                 }
                 Event::SequenceEnd => {
-                    let Some(Frame::Seq {
-                        start,
-                        tag,
-                        anchor,
-                        items,
-                    }) = self.stack.pop()
-                    else {
-                        return Err(
-                            self.error(span, ErrorKind::Syntax("unbalanced sequence".into()))
-                        );
+                    let Some(Frame::Seq { start, tag, anchor, items }) = self.stack.pop() else {
+                        return Err(self.error(span, ErrorKind::Syntax("unbalanced sequence".into())));
                     };
                     let mut node = Node::new(Value::Seq(items), start);
                     node.tag = tag;
@@ -178,24 +132,13 @@ impl Builder {
                     self.complete(node, anchor, count)?;
                 }
                 Event::MappingEnd => {
-                    let Some(Frame::Map {
-                        start,
-                        tag,
-                        anchor,
-                        entries,
-                        ..
-                    }) = self.stack.pop()
-                    else {
-                        return Err(
-                            self.error(span, ErrorKind::Syntax("unbalanced mapping".into()))
-                        );
+                    let Some(Frame::Map { start, tag, anchor, entries, .. }) = self.stack.pop() else {
+                        return Err(self.error(span, ErrorKind::Syntax("unbalanced mapping".into())));
                     };
                     // The parser marks a block mapping's start after its first key;
                     // users read a mapping as starting at that key.
-                    let start = entries
-                        .first()
-                        .map_or(start, |(key, _, _)| key.span.clone());
-                    let map = build_map(entries)?;
+                    let start = entries.first().map_or(start, |(key, _, _)| key.span.clone());
+                    let map = build_map(entries, &self.path())?;
                     let mut node = Node::new(Value::Map(map), start);
                     node.tag = tag;
                     self.charge(1, &node.span)?;
@@ -204,9 +147,25 @@ impl Builder {
                 }
             }
         }
-        Ok(self
-            .root
-            .unwrap_or_else(|| Node::null(Span::new(self.file.clone(), 1, 1))))
+        Ok(self.root.unwrap_or_else(|| Node::null(Span::new(self.file.clone(), 1, 1))))
+    }
+
+    /// The key path of the node being built, from the open frames (`services.web`).
+    fn path(&self) -> String {
+        let mut path = String::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Map { key: Some((key, _)), .. } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&key.name);
+                }
+                Frame::Seq { items, .. } => path.push_str(&format!("[{}]", items.len())),
+                Frame::Map { key: None, .. } => {}
+            }
+        }
+        path
     }
 
     fn merge_tag(&self, tag: Option<&Tag>, span: &Span) -> Result<MergeTag, Error> {
@@ -220,9 +179,7 @@ impl Builder {
             ("tag:yaml.org,2002:", _) => Ok(MergeTag::Merge),
             (handle, suffix) => Err(self.error(
                 span.clone(),
-                ErrorKind::Syntax(format!(
-                    "unknown YAML tag {handle}{suffix} (compose knows !reset and !override)"
-                )),
+                ErrorKind::Syntax(format!("unknown YAML tag {handle}{suffix} (compose knows !reset and !override)")),
             )),
         }
     }
@@ -246,13 +203,9 @@ impl Builder {
             let span = match &frame {
                 Frame::Seq { start, .. } | Frame::Map { start, .. } => start.clone(),
             };
-            return Err(self.error(
-                span,
-                ErrorKind::Limit(format!(
-                    "nesting deeper than {} levels",
-                    self.limits.max_depth
-                )),
-            ));
+            return Err(
+                self.error(span, ErrorKind::Limit(format!("nesting deeper than {} levels", self.limits.max_depth)))
+            );
         }
         self.stack.push(frame);
         Ok(())
@@ -276,9 +229,11 @@ impl Builder {
                             Value::Null => String::new(),
                             Value::Seq(_) | Value::Map(_) => {
                                 return Err(self.error(
-                                node.span,
-                                ErrorKind::Syntax("a mapping key must be a plain value, not a list or mapping".into()),
-                            ));
+                                    node.span,
+                                    ErrorKind::Syntax(
+                                        "a mapping key must be a plain value, not a list or mapping".into(),
+                                    ),
+                                ));
                             }
                             _ => node.scalar_text().unwrap_or_default(),
                         };
@@ -296,7 +251,7 @@ impl Builder {
 /// Builds a mapping, rejecting duplicate keys and applying merge keys (`<<`):
 /// keys written in the mapping win over merged ones, and earlier merged
 /// mappings win over later ones.
-fn build_map(entries: Vec<(Key, bool, Node)>) -> Result<Map, Error> {
+fn build_map(entries: Vec<(Key, bool, Node)>, path: &str) -> Result<Map, Error> {
     let mut map = Map::with_capacity(entries.len());
     let mut merges = Vec::new();
     for (key, is_merge, value) in entries {
@@ -306,7 +261,7 @@ fn build_map(entries: Vec<(Key, bool, Node)>) -> Result<Map, Error> {
         }
         if map.contains_key(key.name.as_str()) {
             let name = key.name.clone();
-            return Err(Error::at_span(&key.span, "", ErrorKind::DuplicateKey(name)));
+            return Err(Error::at_span(&key.span, path, ErrorKind::DuplicateKey(name)));
         }
         map.insert(key, value);
     }
@@ -422,10 +377,7 @@ mod tests {
 
     #[test]
     fn scalars_follow_the_core_schema() {
-        let node = load(
-            "a: 1\nb: 1.5\nc: yes\nd: true\ne: ~\nf: '1'\ng: 8080:80\nh: 0x1F\ni: 1e3\nj: .5\n",
-        )
-        .unwrap();
+        let node = load("a: 1\nb: 1.5\nc: yes\nd: true\ne: ~\nf: '1'\ng: 8080:80\nh: 0x1F\ni: 1e3\nj: .5\n").unwrap();
         let json = node.to_json();
         assert_eq!(
             json,
@@ -447,33 +399,21 @@ mod tests {
     fn anchors_aliases_and_merge_keys() {
         let text = "x-base: &base\n  image: busybox\n  environment: {A: '1'}\nservices:\n  a:\n    <<: *base\n    image: alpine\n  b: *base\n";
         let node = load(text).unwrap().to_json();
-        assert_eq!(
-            node["services"]["a"],
-            serde_json::json!({"image": "alpine", "environment": {"A": "1"}})
-        );
-        assert_eq!(
-            node["services"]["b"],
-            serde_json::json!({"image": "busybox", "environment": {"A": "1"}})
-        );
+        assert_eq!(node["services"]["a"], serde_json::json!({"image": "alpine", "environment": {"A": "1"}}));
+        assert_eq!(node["services"]["b"], serde_json::json!({"image": "busybox", "environment": {"A": "1"}}));
     }
 
     #[test]
     fn merge_key_list_prefers_earlier_maps() {
         let text = "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  w: 0\n";
         let node = load(text).unwrap().to_json();
-        assert_eq!(
-            node["c"],
-            serde_json::json!({"w": 0, "x": 1, "y": 1, "z": 2})
-        );
+        assert_eq!(node["c"], serde_json::json!({"w": 0, "x": 1, "y": 1, "z": 2}));
     }
 
     #[test]
     fn duplicate_keys_are_rejected_with_their_line() {
         let err = load("services:\n  web: {image: a}\n  web: {image: b}\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "compose.yaml:3:3: key \"web\" is defined twice in the same mapping"
-        );
+        assert_eq!(err.to_string(), "compose.yaml:3:3: services: key \"web\" is defined twice in the same mapping");
     }
 
     #[test]
@@ -488,7 +428,9 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         let err = load(&text).unwrap_err();
         assert!(matches!(*err.kind, ErrorKind::Limit(_)), "{err}");
@@ -500,9 +442,7 @@ mod tests {
         let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(load(&text).is_err());
         // ... block nesting by ours.
-        let text: String = (0..200)
-            .map(|depth| format!("{}a:\n", " ".repeat(depth)))
-            .collect();
+        let text: String = (0..200).map(|depth| format!("{}a:\n", " ".repeat(depth))).collect();
         let err = load(&text).unwrap_err();
         assert!(matches!(*err.kind, ErrorKind::Limit(_)), "{err}");
     }

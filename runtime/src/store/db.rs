@@ -41,8 +41,7 @@ impl Db {
     pub fn open(path: &Path, migrations: &[Migration]) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.display().to_string(), source };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+            std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
@@ -78,12 +77,12 @@ impl Db {
         let component = migration.component;
         let err = |version, source| DbError::Migrate { component, version, source };
         // IMMEDIATE: two processes starting at once must not both run a step.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| err(0, e))?;
-        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-            .map_err(|e| err(0, e))?;
+        let tx =
+            self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| err(0, e))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+        )
+        .map_err(|e| err(0, e))?;
         let current: i64 = tx
             .query_row("SELECT version FROM schema_versions WHERE component = ?1", params![component], |r| r.get(0))
             .optional()
@@ -122,7 +121,8 @@ mod tests {
         let path = dir.path().join("berth.db");
         Db::open(&path, &[V1]).unwrap().conn().execute("INSERT INTO things (id) VALUES ('a')", []).unwrap();
         let db = Db::open(&path, &[V2]).unwrap();
-        let size: Option<i64> = db.conn().query_row("SELECT size FROM things WHERE id = 'a'", [], |r| r.get(0)).unwrap();
+        let size: Option<i64> =
+            db.conn().query_row("SELECT size FROM things WHERE id = 'a'", [], |r| r.get(0)).unwrap();
         assert_eq!(size, None);
         Db::open(&path, &[V2]).unwrap();
     }

@@ -21,7 +21,8 @@ impl Root {
 
     /// `BERTH_ROOT` and `BERTH_RUN`, else the defaults.
     pub fn from_env() -> Self {
-        let var = |name: &str, default: &str| std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from);
+        let var =
+            |name: &str, default: &str| std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from);
         Root::new(var("BERTH_ROOT", DEFAULT_ROOT), var("BERTH_RUN", DEFAULT_RUN))
     }
 
