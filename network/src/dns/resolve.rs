@@ -1,0 +1,378 @@
+//! Answering, pure: a table built from the network files, and the decision for
+//! one query (answer it here, or forward it upstream). Answers depend on who
+//! asks: a container sees the names of the networks it is on, like aardvark-dns.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use ipnet::Ipv4Net;
+
+use super::files::{NetworkFile, ServerConfig};
+
+#[derive(Debug)]
+struct NetTable {
+    subnet: Ipv4Net,
+    /// Lower-case name -> addresses, in the order containers joined.
+    names: HashMap<String, Vec<Ipv4Addr>>,
+    /// Address -> the container's name (the PTR answer).
+    ptr: HashMap<Ipv4Addr, String>,
+}
+
+#[derive(Debug, Default)]
+struct Requester {
+    networks: Vec<usize>,
+    /// Link alias (lower case) -> linked container's name.
+    links: HashMap<String, String>,
+    upstreams: Vec<SocketAddr>,
+}
+
+/// Everything the server knows, swapped whole on reload.
+#[derive(Debug)]
+pub(crate) struct Table {
+    domain: String,
+    upstreams: Vec<SocketAddr>,
+    networks: Vec<NetTable>,
+    by_gateway: HashMap<Ipv4Addr, usize>,
+    requesters: HashMap<Ipv4Addr, usize>,
+    containers: Vec<Requester>,
+    rotation: AtomicUsize,
+}
+
+/// What to do with one query.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Reply(Vec<u8>),
+    /// Send the query as it is to these servers, in order, and relay the answer.
+    Forward(Vec<SocketAddr>),
+    /// Not even a DNS header: nothing to answer.
+    Drop,
+}
+
+impl Table {
+    pub fn new(config: &ServerConfig, files: &[NetworkFile]) -> Self {
+        let mut table = Table {
+            domain: config.domain.trim_end_matches('.').to_ascii_lowercase(),
+            upstreams: config.upstreams.clone(),
+            networks: Vec::new(),
+            by_gateway: HashMap::new(),
+            requesters: HashMap::new(),
+            containers: Vec::new(),
+            rotation: AtomicUsize::new(0),
+        };
+        let mut container_index: HashMap<&str, usize> = HashMap::new();
+        for file in files {
+            let network = table.networks.len();
+            let mut net = NetTable { subnet: file.subnet, names: HashMap::new(), ptr: HashMap::new() };
+            for entry in &file.containers {
+                for name in &entry.names {
+                    let ips = net.names.entry(name.to_ascii_lowercase()).or_default();
+                    if !ips.contains(&entry.ip) {
+                        ips.push(entry.ip);
+                    }
+                }
+                if let Some(first) = entry.names.first() {
+                    net.ptr.insert(entry.ip, first.clone());
+                }
+                let index = *container_index.entry(entry.id.as_str()).or_insert_with(|| {
+                    table.containers.push(Requester::default());
+                    table.containers.len() - 1
+                });
+                let requester = &mut table.containers[index];
+                requester.networks.push(network);
+                for link in &entry.links {
+                    requester.links.insert(link.alias.to_ascii_lowercase(), link.name.to_ascii_lowercase());
+                }
+                if requester.upstreams.is_empty() {
+                    requester.upstreams.clone_from(&entry.upstreams);
+                }
+                table.requesters.insert(entry.ip, index);
+            }
+            table.by_gateway.insert(file.gateway, network);
+            table.networks.push(net);
+        }
+        table
+    }
+
+    /// The gateway addresses to listen on.
+    pub fn gateways(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.by_gateway.keys().copied()
+    }
+
+    /// The networks whose names `source` may see: its own, or (for a client that
+    /// is not a container, such as the host) the network whose gateway it asked.
+    fn scope(&self, source: IpAddr, gateway: Ipv4Addr) -> (Vec<usize>, Option<&Requester>) {
+        let requester = match source {
+            IpAddr::V4(ip) => self.requesters.get(&ip).map(|i| &self.containers[*i]),
+            IpAddr::V6(_) => None,
+        };
+        match requester {
+            Some(r) => (r.networks.clone(), Some(r)),
+            None => (self.by_gateway.get(&gateway).copied().into_iter().collect(), None),
+        }
+    }
+
+    pub fn handle(&self, packet: &[u8], source: IpAddr, gateway: Ipv4Addr) -> Outcome {
+        let Ok(query) = Message::from_vec(packet) else {
+            return match packet {
+                [hi, lo, ..] => Outcome::Reply(error_reply(u16::from_be_bytes([*hi, *lo]), ResponseCode::FormErr)),
+                _ => Outcome::Drop,
+            };
+        };
+        if query.metadata.message_type != MessageType::Query {
+            return Outcome::Drop;
+        }
+        if query.metadata.op_code != OpCode::Query || query.queries.len() != 1 {
+            return Outcome::Reply(reply(&query, ResponseCode::NotImp, Vec::new()));
+        }
+        let question = &query.queries[0];
+        let (scope, requester) = self.scope(source, gateway);
+        let qname = question.name.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let local = if question.query_type == RecordType::PTR {
+            self.reverse(&qname, &scope, &question.name)
+        } else {
+            self.forward_name(&qname, &scope, requester, question.query_type, &question.name)
+        };
+        match local {
+            Some((code, answers)) => Outcome::Reply(reply(&query, code, answers)),
+            None => {
+                let upstreams = requester.map(|r| &r.upstreams).filter(|u| !u.is_empty()).unwrap_or(&self.upstreams);
+                if upstreams.is_empty() {
+                    Outcome::Reply(reply(&query, ResponseCode::ServFail, Vec::new()))
+                } else {
+                    Outcome::Forward(upstreams.clone())
+                }
+            }
+        }
+    }
+
+    /// A, AAAA and the rest for container names. `None`: not ours, forward it.
+    fn forward_name(
+        &self,
+        qname: &str,
+        scope: &[usize],
+        requester: Option<&Requester>,
+        qtype: RecordType,
+        owner: &Name,
+    ) -> Option<(ResponseCode, Vec<Record>)> {
+        let (label, in_domain) = match qname.strip_suffix(&self.domain) {
+            Some("") => return Some((ResponseCode::NoError, Vec::new())),
+            Some(rest) if rest.ends_with('.') => (&rest[..rest.len() - 1], true),
+            _ => (qname, false),
+        };
+        let label = requester.and_then(|r| r.links.get(label)).map_or(label, String::as_str);
+        let mut ips: Vec<Ipv4Addr> = Vec::new();
+        for network in scope {
+            for ip in self.networks[*network].names.get(label).into_iter().flatten() {
+                if !ips.contains(ip) {
+                    ips.push(*ip);
+                }
+            }
+        }
+        if ips.is_empty() {
+            // Unknown names of our domain, and bare names, stop here: no upstream knows them.
+            return (in_domain || !label.contains('.')).then_some((ResponseCode::NXDomain, Vec::new()));
+        }
+        if !matches!(qtype, RecordType::A | RecordType::ANY) {
+            // The name exists but has no records of this type (no IPv6 yet): NODATA.
+            return Some((ResponseCode::NoError, Vec::new()));
+        }
+        // Round-robin: every answer starts one further along the list.
+        let start = self.rotation.fetch_add(1, Ordering::Relaxed) % ips.len();
+        ips.rotate_left(start);
+        Some((
+            ResponseCode::NoError,
+            ips.into_iter().map(|ip| Record::from_rdata(owner.clone(), 0, RData::A(A(ip)))).collect(),
+        ))
+    }
+
+    /// PTR for container addresses. `None`: not in any of our subnets, forward it.
+    fn reverse(&self, qname: &str, scope: &[usize], owner: &Name) -> Option<(ResponseCode, Vec<Record>)> {
+        let ip = parse_reverse(qname)?;
+        for network in scope {
+            if let Some(name) = self.networks[*network].ptr.get(&ip) {
+                let target = Name::from_ascii(format!("{name}.{}.", self.domain)).ok()?;
+                return Some((
+                    ResponseCode::NoError,
+                    vec![Record::from_rdata(owner.clone(), 0, RData::PTR(PTR(target)))],
+                ));
+            }
+        }
+        self.networks.iter().any(|n| n.subnet.contains(&ip)).then_some((ResponseCode::NXDomain, Vec::new()))
+    }
+}
+
+/// `4.3.2.1.in-addr.arpa` -> 1.2.3.4.
+fn parse_reverse(qname: &str) -> Option<Ipv4Addr> {
+    let digits = qname.strip_suffix(".in-addr.arpa")?;
+    let mut octets = digits.split('.').map(|o| o.parse::<u8>().ok()).collect::<Option<Vec<u8>>>()?;
+    if octets.len() != 4 {
+        return None;
+    }
+    octets.reverse();
+    Some(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
+}
+
+fn reply(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Vec<u8> {
+    let mut response = Message::response(query.metadata.id, query.metadata.op_code);
+    response.metadata.recursion_desired = query.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    response.metadata.authoritative = code != ResponseCode::ServFail;
+    response.metadata.response_code = code;
+    response.queries.clone_from(&query.queries);
+    response.answers = answers;
+    response.to_vec().unwrap_or_else(|_| error_reply(query.metadata.id, ResponseCode::ServFail))
+}
+
+/// A header-only answer, for queries that cannot be parsed or answered.
+pub(crate) fn error_reply(id: u16, code: ResponseCode) -> Vec<u8> {
+    let mut response = Message::response(id, OpCode::Query);
+    response.metadata.response_code = code;
+    response.to_vec().expect("a header-only message encodes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::files::ContainerEntry;
+    use crate::model::ContainerLink;
+    use hickory_proto::op::Query;
+
+    fn entry(id: &str, ip: &str, names: &[&str]) -> ContainerEntry {
+        ContainerEntry {
+            id: id.into(),
+            ip: ip.parse().unwrap(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            links: vec![],
+            upstreams: vec![],
+        }
+    }
+
+    fn table() -> Table {
+        let config = ServerConfig { domain: "berth.internal".into(), upstreams: vec!["127.0.0.9:53".parse().unwrap()] };
+        let mut client = entry("client", "10.89.1.10", &["client"]);
+        client.links.push(ContainerLink { name: "db-1".into(), alias: "database".into() });
+        let mut both = entry("both", "10.89.2.20", &["both"]);
+        both.upstreams.push("127.0.0.77:53".parse().unwrap());
+        let front = NetworkFile {
+            id: "front".into(),
+            name: "front".into(),
+            subnet: "10.89.1.0/24".parse().unwrap(),
+            gateway: "10.89.1.1".parse().unwrap(),
+            containers: vec![
+                client,
+                entry("web1", "10.89.1.2", &["web-1", "web"]),
+                entry("web2", "10.89.1.3", &["web-2", "web"]),
+                entry("db1", "10.89.1.4", &["db-1"]),
+            ],
+        };
+        let back = NetworkFile {
+            id: "back".into(),
+            name: "back".into(),
+            subnet: "10.89.2.0/24".parse().unwrap(),
+            gateway: "10.89.2.1".parse().unwrap(),
+            containers: vec![entry("secret", "10.89.2.2", &["secret"]), both.clone()],
+        };
+        let mut both_front = both;
+        both_front.ip = "10.89.1.20".parse().unwrap();
+        let mut front = front;
+        front.containers.push(both_front);
+        Table::new(&config, &[front, back])
+    }
+
+    fn ask(table: &Table, from: &str, gateway: &str, name: &str, qtype: RecordType) -> Outcome {
+        let mut query = Message::query();
+        query.metadata.id = 4242;
+        query.metadata.recursion_desired = true;
+        query.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+        table.handle(&query.to_vec().unwrap(), from.parse().unwrap(), gateway.parse().unwrap())
+    }
+
+    /// The response code and the answers as text.
+    fn answer(outcome: Outcome) -> (ResponseCode, Vec<String>) {
+        let Outcome::Reply(bytes) = outcome else { panic!("expected a reply, got {outcome:?}") };
+        let message = Message::from_vec(&bytes).unwrap();
+        assert_eq!(message.metadata.id, 4242);
+        (message.metadata.response_code, message.answers.iter().map(|r| r.data.to_string()).collect())
+    }
+
+    #[test]
+    fn names_aliases_and_replicas() {
+        let t = table();
+        let a = |name| answer(ask(&t, "10.89.1.10", "10.89.1.1", name, RecordType::A));
+        assert_eq!(a("web-1."), (ResponseCode::NoError, vec!["10.89.1.2".into()]));
+        assert_eq!(a("WEB-1.berth.internal."), (ResponseCode::NoError, vec!["10.89.1.2".into()]));
+        let (code, first) = a("web.");
+        assert_eq!(code, ResponseCode::NoError);
+        let (_, second) = a("web.");
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0], second[1], "round-robin rotates the replicas");
+        assert_eq!(a("database."), (ResponseCode::NoError, vec!["10.89.1.4".into()]), "link alias");
+        assert_eq!(a("nope.").0, ResponseCode::NXDomain);
+        assert_eq!(a("nope.berth.internal.").0, ResponseCode::NXDomain);
+        assert_eq!(a("berth.internal.").0, ResponseCode::NoError);
+        assert_eq!(
+            answer(ask(&t, "10.89.1.10", "10.89.1.1", "web-1.", RecordType::AAAA)),
+            (ResponseCode::NoError, vec![])
+        );
+    }
+
+    #[test]
+    fn answers_depend_on_who_asks() {
+        let t = table();
+        // `secret` is on back only: invisible from front, visible to a container on both.
+        assert_eq!(answer(ask(&t, "10.89.1.10", "10.89.1.1", "secret.", RecordType::A)).0, ResponseCode::NXDomain);
+        assert_eq!(
+            answer(ask(&t, "10.89.1.20", "10.89.1.1", "secret.", RecordType::A)).1,
+            vec!["10.89.2.2".to_string()]
+        );
+        // A link alias is the linking container's alone.
+        assert_eq!(answer(ask(&t, "10.89.1.2", "10.89.1.1", "database.", RecordType::A)).0, ResponseCode::NXDomain);
+        // Someone who is not a container (the host) sees the network it asked.
+        assert_eq!(
+            answer(ask(&t, "10.89.2.1", "10.89.2.1", "secret.", RecordType::A)).1,
+            vec!["10.89.2.2".to_string()]
+        );
+        assert_eq!(answer(ask(&t, "10.89.2.1", "10.89.2.1", "web-1.", RecordType::A)).0, ResponseCode::NXDomain);
+    }
+
+    #[test]
+    fn reverse_lookups() {
+        let t = table();
+        let ptr = |ip| answer(ask(&t, "10.89.1.10", "10.89.1.1", ip, RecordType::PTR));
+        assert_eq!(ptr("2.1.89.10.in-addr.arpa."), (ResponseCode::NoError, vec!["web-1.berth.internal.".into()]));
+        assert_eq!(ptr("99.1.89.10.in-addr.arpa.").0, ResponseCode::NXDomain);
+        assert_eq!(ptr("2.2.89.10.in-addr.arpa.").0, ResponseCode::NXDomain, "not visible from front");
+        let outside = ask(&t, "10.89.1.10", "10.89.1.1", "1.2.0.192.in-addr.arpa.", RecordType::PTR);
+        assert_eq!(outside, Outcome::Forward(vec!["127.0.0.9:53".parse().unwrap()]));
+    }
+
+    #[test]
+    fn other_names_go_upstream() {
+        let t = table();
+        assert_eq!(
+            ask(&t, "10.89.1.10", "10.89.1.1", "example.com.", RecordType::A),
+            Outcome::Forward(vec!["127.0.0.9:53".parse().unwrap()])
+        );
+        // --dns of the asking container replaces the default upstreams.
+        assert_eq!(
+            ask(&t, "10.89.2.20", "10.89.2.1", "example.com.", RecordType::MX),
+            Outcome::Forward(vec!["127.0.0.77:53".parse().unwrap()])
+        );
+        let none = Table::new(&ServerConfig { domain: "d".into(), upstreams: vec![] }, &[]);
+        assert_eq!(answer(ask(&none, "10.0.0.1", "10.0.0.1", "example.com.", RecordType::A)).0, ResponseCode::ServFail);
+    }
+
+    #[test]
+    fn garbage_gets_formerr_or_nothing() {
+        let t = table();
+        let gw: IpAddr = "10.89.1.1".parse().unwrap();
+        assert_eq!(t.handle(&[1], gw, Ipv4Addr::new(10, 89, 1, 1)), Outcome::Drop);
+        let Outcome::Reply(bytes) = t.handle(&[0x10, 0x92, 0xff], gw, Ipv4Addr::new(10, 89, 1, 1)) else { panic!() };
+        let message = Message::from_vec(&bytes).unwrap();
+        assert_eq!((message.metadata.id, message.metadata.response_code), (0x1092, ResponseCode::FormErr));
+    }
+}

@@ -1,0 +1,262 @@
+//! The DNS server process: one per run directory, serving every network's
+//! gateway on port 53. It outlives the CLI and the daemon (containers keep
+//! resolving while berth restarts), takes its table from the files under its
+//! directory, and swaps the table whole on reload (control socket or SIGHUP).
+//! It exits when no network is left.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use nix::fcntl::{Flock, FlockArg};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UdpSocket, UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::AbortHandle;
+
+use super::files::{self, DnsFileError};
+use super::forward;
+use super::resolve::{Outcome, Table};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot {what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Table(#[from] DnsFileError),
+}
+
+pub(crate) fn control_path(dir: &Path) -> PathBuf {
+    dir.join("control.sock")
+}
+
+/// How long a TCP client may stay idle between queries.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The listeners of one gateway address; dropping it stops them.
+#[derive(Debug)]
+struct Listener {
+    udp: AbortHandle,
+    tcp: AbortHandle,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.udp.abort();
+        self.tcp.abort();
+    }
+}
+
+/// Runs the server in `dir` until no network is left or SIGTERM. Returns at
+/// once (Ok) if another server already holds the directory's lock.
+pub fn run(dir: &Path) -> Result<(), ServeError> {
+    fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServeError {
+        let path = path.to_path_buf();
+        move |source| ServeError::Io { what, path, source }
+    }
+    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    let lock_path = dir.join("server.lock");
+    let lock_file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err("open", &lock_path))?;
+    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, nix::Error::EWOULDBLOCK)) => {
+            tracing::debug!(dir = %dir.display(), "another DNS server runs here");
+            return Ok(());
+        }
+        Err((_, e)) => return Err(io_err("lock", &lock_path)(e.into())),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("start the DNS runtime for", dir))?;
+    let result = runtime.block_on(serve(dir));
+    let _ = std::fs::remove_file(control_path(dir));
+    let _ = std::fs::remove_file(dir.join("server.pid"));
+    result
+}
+
+async fn serve(dir: &Path) -> Result<(), ServeError> {
+    let control = control_path(dir);
+    // We hold the lock: a socket file left here belongs to a dead server.
+    let _ = std::fs::remove_file(&control);
+    let listener = UnixListener::bind(&control).map_err(|source| ServeError::Io {
+        what: "listen on",
+        path: control.clone(),
+        source,
+    })?;
+    let pid_path = dir.join("server.pid");
+    std::fs::write(&pid_path, format!("{}\n", std::process::id())).map_err(|source| ServeError::Io {
+        what: "write",
+        path: pid_path,
+        source,
+    })?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(|source| ServeError::Io {
+        what: "handle SIGHUP in",
+        path: dir.into(),
+        source,
+    })?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|source| ServeError::Io {
+        what: "handle SIGTERM in",
+        path: dir.into(),
+        source,
+    })?;
+
+    let table = Arc::new(ArcSwap::from_pointee(load(dir)?));
+    let mut listeners: HashMap<Ipv4Addr, Listener> = HashMap::new();
+    reconcile(&table, &mut listeners);
+    tracing::info!(dir = %dir.display(), gateways = listeners.len(), "DNS server started");
+    loop {
+        if table.load().gateways().next().is_none() {
+            tracing::info!("no network left; the DNS server stops");
+            return Ok(());
+        }
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                if control_command(stream, dir, &table, &mut listeners).await == Command::Stop {
+                    return Ok(());
+                }
+            }
+            _ = hangup.recv() => {
+                if let Err(e) = reload(dir, &table, &mut listeners) {
+                    tracing::warn!(error = %e, "reload on SIGHUP failed; the old table stays");
+                }
+            }
+            _ = terminate.recv() => return Ok(()),
+        }
+    }
+}
+
+fn load(dir: &Path) -> Result<Table, DnsFileError> {
+    let (config, networks) = files::load(dir)?;
+    Ok(Table::new(&config, &networks))
+}
+
+fn reload(
+    dir: &Path,
+    table: &Arc<ArcSwap<Table>>,
+    listeners: &mut HashMap<Ipv4Addr, Listener>,
+) -> Result<(), DnsFileError> {
+    table.store(Arc::new(load(dir)?));
+    reconcile(table, listeners);
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Continue,
+    Stop,
+}
+
+/// One line in, one line out: `reload` -> `ok` (the table is live when the
+/// manager reads it) or `error: ...`; `stop` -> `ok`, then the server exits.
+async fn control_command(
+    stream: UnixStream,
+    dir: &Path,
+    table: &Arc<ArcSwap<Table>>,
+    listeners: &mut HashMap<Ipv4Addr, Listener>,
+) -> Command {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line)).await;
+    let (answer, command) = match (read, line.trim()) {
+        (Ok(Ok(_)), "reload") => match reload(dir, table, listeners) {
+            Ok(()) => ("ok".to_string(), Command::Continue),
+            Err(e) => (format!("error: {e}"), Command::Continue),
+        },
+        (Ok(Ok(_)), "stop") => ("ok".to_string(), Command::Stop),
+        (_, other) => (format!("error: unknown command {other:?}"), Command::Continue),
+    };
+    let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
+    command
+}
+
+/// Listens on every gateway of the table and on nothing else.
+fn reconcile(table: &Arc<ArcSwap<Table>>, listeners: &mut HashMap<Ipv4Addr, Listener>) {
+    let wanted: Vec<Ipv4Addr> = table.load().gateways().collect();
+    listeners.retain(|gateway, _| wanted.contains(gateway));
+    for gateway in wanted {
+        if listeners.contains_key(&gateway) {
+            continue;
+        }
+        match listen(gateway, table) {
+            Ok(listener) => {
+                listeners.insert(gateway, listener);
+            }
+            // The next reload tries again (the bridge may be coming back after a crash).
+            Err(e) => tracing::warn!(%gateway, error = %e, "cannot listen for DNS"),
+        }
+    }
+}
+
+fn listen(gateway: Ipv4Addr, table: &Arc<ArcSwap<Table>>) -> std::io::Result<Listener> {
+    let address = SocketAddr::from((gateway, 53));
+    let udp = std::net::UdpSocket::bind(address)?;
+    udp.set_nonblocking(true)?;
+    let tcp = std::net::TcpListener::bind(address)?;
+    tcp.set_nonblocking(true)?;
+    let udp = Arc::new(UdpSocket::from_std(udp)?);
+    let tcp = TcpListener::from_std(tcp)?;
+    Ok(Listener {
+        udp: tokio::spawn(serve_udp(udp, gateway, Arc::clone(table))).abort_handle(),
+        tcp: tokio::spawn(serve_tcp(tcp, gateway, Arc::clone(table))).abort_handle(),
+    })
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, gateway: Ipv4Addr, table: Arc<ArcSwap<Table>>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (len, client) = match socket.recv_from(&mut buf).await {
+            Ok(received) => received,
+            Err(e) => {
+                // ICMP errors of earlier replies surface here; they concern nobody now.
+                tracing::debug!(error = %e, "DNS receive");
+                continue;
+            }
+        };
+        let query = &buf[..len];
+        match table.load().handle(query, client.ip(), gateway) {
+            Outcome::Reply(answer) => {
+                let _ = socket.send_to(&answer, client).await;
+            }
+            Outcome::Forward(upstreams) => {
+                let socket = Arc::clone(&socket);
+                let query = query.to_vec();
+                tokio::spawn(async move {
+                    let answer = forward::udp(&query, &upstreams).await;
+                    let _ = socket.send_to(&answer, client).await;
+                });
+            }
+            Outcome::Drop => {}
+        }
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, gateway: Ipv4Addr, table: Arc<ArcSwap<Table>>) {
+    loop {
+        let Ok((mut stream, client)) = listener.accept().await else { continue };
+        let table = Arc::clone(&table);
+        tokio::spawn(async move {
+            while let Ok(Ok(query)) = tokio::time::timeout(TCP_IDLE, forward::read_frame(&mut stream)).await {
+                let outcome = table.load().handle(&query, client.ip(), gateway);
+                let answer = match outcome {
+                    Outcome::Reply(answer) => answer,
+                    Outcome::Forward(upstreams) => forward::tcp(&query, &upstreams).await,
+                    Outcome::Drop => return,
+                };
+                if forward::write_frame(&mut stream, &answer).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,159 @@
+//! [`NetworkManager`]: the one entry point. Each verb lives in its own file.
+//!
+//! Every change takes `<run>/network.lock` first, so two berth processes (the
+//! daemon and a CLI, say) never interleave the steps of their changes; the
+//! database is the truth, the kernel and the DNS files are brought in line
+//! with it, and `recover` re-derives all of them from it after a crash.
+
+mod connect;
+mod dns_sync;
+mod files;
+mod lifecycle;
+mod netns_files;
+mod networks;
+mod publish;
+mod recover;
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::config::{NetworkConfig, Upstreams};
+use crate::dns::{DnsControl, ServerConfig};
+use crate::error::NetworkError;
+use crate::model::{Attachment, Network};
+use crate::nft::Nft;
+use crate::store::{AttachmentRow, Store};
+use crate::{container_files, ids};
+
+pub use recover::Recovery;
+
+#[derive(Debug)]
+pub struct NetworkManager {
+    config: NetworkConfig,
+    store: Store,
+    nft: Nft,
+    dns: DnsControl,
+}
+
+/// Held while a change is made; released on drop.
+#[derive(Debug)]
+struct ChangeLock {
+    _held: Flock<File>,
+}
+
+impl NetworkManager {
+    /// Opens the network state under `config.root` / `config.run`. Touches no
+    /// kernel state: that happens on the first change, or in [`Self::recover`].
+    pub fn open(config: NetworkConfig) -> Result<Self, NetworkError> {
+        config.validate().map_err(NetworkError::Config)?;
+        let store = Store::open(&config.root.join("berth.db"))?;
+        std::fs::create_dir_all(&config.run)
+            .map_err(NetworkError::io(format!("cannot create the run directory {}", config.run.display())))?;
+        let dns = DnsControl::new(config.run.join("dns"), config.dns_server.clone());
+        let server_config = ServerConfig { domain: config.domain.clone(), upstreams: upstreams(&config.upstreams)? };
+        crate::dns::write_config(dns.dir(), &server_config)?;
+        Ok(NetworkManager { nft: Nft::new(&config.prefix), config, store, dns })
+    }
+
+    pub fn config(&self) -> &NetworkConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> Result<ChangeLock, NetworkError> {
+        let path = self.config.run.join("network.lock");
+        let what = format!("cannot lock {}", path.display());
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(NetworkError::io(what.clone()))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map(|held| ChangeLock { _held: held })
+            .map_err(|(_, errno)| NetworkError::Io { what, source: errno.into() })
+    }
+
+    /// `<run>/netns/<container-id>`: the file the runtime joins.
+    pub fn netns_path(&self, container_id: &str) -> PathBuf {
+        self.config.run.join("netns").join(container_id)
+    }
+
+    fn dns_dir(&self) -> &Path {
+        self.dns.dir()
+    }
+
+    fn network(&self, reference: &str) -> Result<Network, NetworkError> {
+        Store::find_network(self.store.conn(), reference)?.ok_or_else(|| NetworkError::NotFound(reference.to_string()))
+    }
+
+    /// The public view of a stored attachment.
+    fn attachment(&self, row: &AttachmentRow, network: &Network) -> Attachment {
+        Attachment {
+            container_id: row.container_id.clone(),
+            network_id: network.id.clone(),
+            network: network.name.clone(),
+            interface: format!("eth{}", row.position),
+            host_interface: ids::host_veth_name(&self.config.prefix, &row.container_id, &network.id),
+            ipv4: row.ipv4,
+            prefix_len: network.subnet.prefix_len(),
+            gateway: network.gateway,
+            mac: ids::mac_string(ids::mac_for(row.ipv4)),
+            container_name: row.container_name.clone(),
+            hostname: row.hostname.clone(),
+            aliases: row.aliases.clone(),
+            links: row.links.clone(),
+            dns_servers: row.dns_servers.clone(),
+            active: row.active,
+        }
+    }
+
+    /// Applies an incremental firewall change; if that fails (the table was
+    /// deleted, an element is missing), rewrites the whole table from the database.
+    fn firewall(&self, script: &str) -> Result<(), NetworkError> {
+        if let Err(e) = self.nft.apply(script) {
+            tracing::debug!(error = %e, "incremental nftables change failed; rewriting the table");
+            self.firewall_sync()?;
+        }
+        Ok(())
+    }
+
+    fn firewall_sync(&self) -> Result<(), NetworkError> {
+        let networks: Vec<_> = self.store.networks()?.iter().map(networks::fw).collect();
+        let ports: Vec<_> = Store::ports(self.store.conn(), None)?.into_iter().map(|(_, p)| p).collect();
+        Ok(self.nft.apply(&self.nft.render_sync(&networks, &ports))?)
+    }
+
+    /// A container's attachments with their networks, in `eth0, eth1, ...` order.
+    pub fn attachments(&self, container_id: &str) -> Result<Vec<Attachment>, NetworkError> {
+        let networks = self.store.networks()?;
+        let mut out = Vec::new();
+        for row in Store::container_attachments(self.store.conn(), container_id)? {
+            if let Some(network) = networks.iter().find(|n| n.id == row.network_id) {
+                out.push(self.attachment(&row, network));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The upstream servers the DNS forwards to, as configured.
+fn upstreams(config: &Upstreams) -> Result<Vec<SocketAddr>, NetworkError> {
+    match config {
+        Upstreams::Explicit(servers) => Ok(servers.clone()),
+        Upstreams::ResolvConf(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(NetworkError::io(format!("cannot read {}", path.display()))(e)),
+            };
+            Ok(container_files::parse_resolv_conf(&text)
+                .nameservers
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 53))
+                .collect())
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The values the manager takes and returns.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// The network every container joins when it names none, like Docker's `bridge`.
+/// It has no embedded DNS (containers on it find each other only through `--link`,
+/// written to /etc/hosts), again like Docker.
+pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// What `berth network create` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// `--subnet`; taken from the pool when absent.
+    pub subnet: Option<Ipv4Net>,
+    /// `--gateway`; the first address of the subnet when absent.
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`: containers get addresses from this part of the subnet only.
+    pub ip_range: Option<Ipv4Net>,
+    /// `--internal`: no route out, no NAT, nothing forwarded in or out.
+    pub internal: bool,
+    /// Embedded DNS on the gateway (user networks: on; the default bridge: off).
+    pub dns: bool,
+    pub mtu: Option<u32>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NetworkSpec {
+    /// A user network with everything else default (DNS on).
+    pub fn named(name: &str) -> Self {
+        NetworkSpec {
+            name: name.to_string(),
+            subnet: None,
+            gateway: None,
+            ip_range: None,
+            internal: false,
+            dns: true,
+            mtu: None,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// A network as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    /// The Linux bridge: `<prefix><n>`.
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub ip_range: Option<Ipv4Net>,
+    pub internal: bool,
+    pub dns: bool,
+    pub mtu: u32,
+    pub labels: BTreeMap<String, String>,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// `network inspect`: the network and who is on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkDetails {
+    #[serde(flatten)]
+    pub network: Network,
+    pub containers: Vec<Attachment>,
+}
+
+/// `--link name:alias`: the linked container answers to `alias` for this container only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ContainerLink {
+    /// The linked container's name.
+    pub name: String,
+    pub alias: String,
+}
+
+/// Options of one attachment (`--network`, `--ip`, `--network-alias`, `--link`, `--dns`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// `--ip`: a fixed address (must be inside the subnet and free).
+    pub ip: Option<Ipv4Addr>,
+    /// The container's name (without Docker's leading `/`): resolvable on the network.
+    pub container_name: String,
+    /// `--hostname`: also resolvable when set.
+    pub hostname: Option<String>,
+    /// `--network-alias` / compose `aliases` (compose passes the service name here:
+    /// every replica answers to it, in round-robin order).
+    pub aliases: Vec<String>,
+    pub links: Vec<ContainerLink>,
+    /// `--dns`: the embedded DNS forwards this container's other queries to these.
+    pub dns_servers: Vec<IpAddr>,
+}
+
+/// A container's place on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    pub container_id: String,
+    pub network_id: String,
+    pub network: String,
+    /// Inside the container: `eth0`, `eth1`, ... in the order of connection.
+    pub interface: String,
+    /// The host end of the veth pair, a port of the network's bridge.
+    pub host_interface: String,
+    pub ipv4: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub container_name: String,
+    pub hostname: Option<String>,
+    pub aliases: Vec<String>,
+    pub links: Vec<ContainerLink>,
+    pub dns_servers: Vec<IpAddr>,
+    /// False while the container is stopped: its names are not served.
+    pub active: bool,
+}
+
+/// What goes into a container's /etc/resolv.conf beyond the embedded DNS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvOptions {
+    /// `--dns`: used directly when the container has no network with DNS.
+    pub servers: Vec<IpAddr>,
+    /// `--dns-search`.
+    pub search: Vec<String>,
+    /// `--dns-option`.
+    pub options: Vec<String>,
+}
+
+/// What goes into a container's /etc/hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostsOptions {
+    pub hostname: String,
+    /// `--add-host name:ip` / compose `extra_hosts`.
+    pub extra_hosts: Vec<(String, IpAddr)>,
+}

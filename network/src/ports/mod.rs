@@ -1,0 +1,241 @@
+//! Published ports: the `-p` syntax, typed once at the edge, and the host-side
+//! checks (is the port free?) made before anything is changed.
+
+mod probe;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+pub(crate) use probe::{check_free, ephemeral_port};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid port specification {spec:?}: {reason}")]
+pub struct PortSpecError {
+    pub spec: String,
+    pub reason: String,
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            other => Err(format!("unknown protocol {other:?} (use tcp or udp)")),
+        }
+    }
+}
+
+/// An inclusive range of ports; a single port is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    pub fn single(port: u16) -> Self {
+        PortRange { start: port, end: port }
+    }
+
+    /// How many ports the range holds (at least one).
+    pub fn count(self) -> usize {
+        usize::from(self.end - self.start) + 1
+    }
+
+    pub fn ports(self) -> impl Iterator<Item = u16> {
+        self.start..=self.end
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let port = |p: &str| -> Result<u16, String> {
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(format!("{p:?} is not a port (1-65535)")),
+                Ok(n) => Ok(n),
+            }
+        };
+        let range = match s.split_once('-') {
+            Some((a, b)) => PortRange { start: port(a)?, end: port(b)? },
+            None => PortRange::single(port(s)?),
+        };
+        if range.start > range.end {
+            return Err(format!("the range {s} ends before it starts"));
+        }
+        Ok(range)
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end { write!(f, "{}", self.start) } else { write!(f, "{}-{}", self.start, self.end) }
+    }
+}
+
+/// One `-p` argument: `[ip:][host_port[-end]:]container_port[-end][/tcp|udp]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PortMapping {
+    /// `None`: every address of the host.
+    pub host_ip: Option<Ipv4Addr>,
+    /// `None`: an ephemeral port chosen by berth (`-p 80`).
+    pub host_ports: Option<PortRange>,
+    pub container_ports: PortRange,
+    pub protocol: Protocol,
+}
+
+impl PortMapping {
+    /// A mapping of one container port to an ephemeral host port (`-P` uses this for every exposed port).
+    pub fn ephemeral(container_port: u16, protocol: Protocol) -> Self {
+        PortMapping { host_ip: None, host_ports: None, container_ports: PortRange::single(container_port), protocol }
+    }
+}
+
+impl FromStr for PortMapping {
+    type Err = PortSpecError;
+    fn from_str(spec: &str) -> Result<Self, PortSpecError> {
+        let fail = |reason: String| PortSpecError { spec: spec.to_string(), reason };
+        let (rest, protocol) = match spec.rsplit_once('/') {
+            Some((rest, proto)) => (rest, proto.parse().map_err(fail)?),
+            None => (spec, Protocol::Tcp),
+        };
+        if rest.starts_with('[') {
+            return Err(fail("IPv6 host addresses are not supported yet".into()));
+        }
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (ip, host, container) = match parts.as_slice() {
+            [container] => (None, None, *container),
+            [host, container] => (None, Some(*host), *container),
+            [ip, host, container] => (Some(*ip), Some(*host), *container),
+            _ => return Err(fail("expected [ip:][host_port:]container_port[/protocol]".into())),
+        };
+        let host_ip = match ip {
+            None | Some("") | Some("0.0.0.0") => None,
+            Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| fail(format!("{ip:?} is not an IPv4 address")))?),
+        };
+        let host_ports = match host {
+            None | Some("") => None,
+            Some(h) => Some(h.parse::<PortRange>().map_err(fail)?),
+        };
+        let container_ports: PortRange = container.parse().map_err(fail)?;
+        if let Some(h) = host_ports
+            && h.count() != container_ports.count()
+            && container_ports.count() != 1
+        {
+            return Err(fail(format!("the host range {h} and the container range {container_ports} differ in length")));
+        }
+        Ok(PortMapping { host_ip, host_ports, container_ports, protocol })
+    }
+}
+
+/// A port as the kernel forwards it: what `berth port` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PublishedPort {
+    pub protocol: Protocol,
+    /// 0.0.0.0 for every address of the host.
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+impl fmt::Display for PublishedPort {
+    /// `80/tcp -> 0.0.0.0:8080`, as `docker port` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} -> {}:{}", self.container_port, self.protocol, self.host_ip, self.host_port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> PortMapping {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn docker_short_syntax() {
+        let range = |a, b| PortRange { start: a, end: b };
+        assert_eq!(parse("80"), PortMapping::ephemeral(80, Protocol::Tcp));
+        assert_eq!(
+            parse("8080:80"),
+            PortMapping {
+                host_ip: None,
+                host_ports: Some(range(8080, 8080)),
+                container_ports: range(80, 80),
+                protocol: Protocol::Tcp
+            }
+        );
+        assert_eq!(
+            parse("127.0.0.1:8080:80/udp"),
+            PortMapping {
+                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_ports: Some(range(8080, 8080)),
+                container_ports: range(80, 80),
+                protocol: Protocol::Udp
+            }
+        );
+        assert_eq!(parse("127.0.0.1::80").host_ports, None);
+        assert_eq!(parse("0.0.0.0:1:2").host_ip, None);
+        assert_eq!(parse("8000-8010:8000-8010").host_ports, Some(range(8000, 8010)));
+        assert_eq!(parse("8000-8010:80").container_ports, range(80, 80));
+        assert_eq!(parse("53/UDP").protocol, Protocol::Udp);
+    }
+
+    #[test]
+    fn bad_specs_say_why() {
+        for (spec, reason) in [
+            ("80/sctp", "unknown protocol"),
+            ("0", "not a port"),
+            ("70000", "not a port"),
+            ("a:1:2:3", "expected"),
+            ("x.y:80:80", "not an IPv4 address"),
+            ("8010-8000:80", "ends before it starts"),
+            ("8000-8001:80-82", "differ in length"),
+            ("[::1]:80:80", "IPv6"),
+        ] {
+            let err = spec.parse::<PortMapping>().unwrap_err();
+            assert!(err.to_string().contains(reason), "{spec}: {err}");
+            assert!(err.to_string().contains(spec), "{err}");
+        }
+    }
+
+    #[test]
+    fn published_ports_print_like_docker_port() {
+        let p = PublishedPort {
+            protocol: Protocol::Tcp,
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_port: 32768,
+            container_ip: Ipv4Addr::new(10, 89, 0, 2),
+            container_port: 80,
+        };
+        assert_eq!(p.to_string(), "80/tcp -> 0.0.0.0:32768");
+    }
+}
