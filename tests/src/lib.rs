@@ -3,4 +3,7 @@
 //! The suites themselves are in `tests/`.
 
 pub mod berth;
+pub mod images;
+pub mod registry;
 pub mod rootfs;
+pub mod token;

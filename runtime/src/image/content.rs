@@ -97,6 +97,11 @@ impl BlobWriter {
         self.hasher.is_empty()
     }
 
+    /// The digest of what was written so far.
+    pub fn digest(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+
     /// Checks the digest, makes the data durable and renames it into place.
     pub fn commit(self, expected: &Digest) -> Result<(), ImageError> {
         let actual = self.hasher.finish();

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::digest::{Digest, DigestError};
 use super::reference::ReferenceError;
+use super::registry::RegistryError;
+use super::unpack::UnpackError;
 use crate::store::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,10 @@ pub enum ImageError {
     Manifest(String),
     #[error("{0}")]
     Platform(String),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
     #[error(
         "conflict: unable to remove {reference}: image {id} is used by a container; stop and remove it first, or use -f"
     )]

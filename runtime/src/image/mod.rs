@@ -8,11 +8,18 @@
 mod content;
 mod digest;
 mod error;
+mod layers;
+mod manifest;
+mod platform;
+mod progress;
+mod pull;
 // Some queries serve verbs still being written (issue 3).
 #[allow(dead_code)]
 mod records;
 mod reference;
+pub mod registry;
 mod schema;
+mod unpack;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,8 +27,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use content::ContentStore;
 pub use digest::{Digest, DigestError, Hasher, HashingReader};
 pub use error::ImageError;
+pub use platform::Platform;
+pub use progress::{Event, LayerState, Progress, Silent};
+pub use pull::{PullOptions, Pulled};
 pub use reference::{Reference, ReferenceError};
+pub use registry::RegistryOptions;
 pub use schema::MIGRATION;
+pub use unpack::{UnpackError, Unpacked, unpack};
 
 use crate::store::{Db, Root};
 
