@@ -2,5 +2,6 @@
 //!
 //! It knows nothing of compose or YAML (DESIGN.md, "Workspace").
 
+pub mod container;
 pub mod image;
 pub mod store;

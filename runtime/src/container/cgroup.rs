@@ -1,0 +1,277 @@
+//! The container's cgroup as berth reads it (stats, processes, OOM kills):
+//! cgroup v2 (unified) or v1 (legacy and hybrid hosts, whose controllers are
+//! all v1), detected at run time. libcontainer creates and removes the cgroup.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::id::ContainerId;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// `CGROUP2_SUPER_MAGIC` from statfs(2).
+const CGROUP2_MAGIC: i64 = 0x6367_7270;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    /// Controllers in v1 hierarchies, possibly with an empty v2 tree beside them (hybrid).
+    V1,
+    /// One cgroup v2 hierarchy at /sys/fs/cgroup.
+    V2,
+}
+
+/// How this machine's cgroups are set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupSetup {
+    pub version: CgroupVersion,
+    /// Whether memory+swap can be limited (`memory.memsw.*` or `memory.swap.max`).
+    pub swap_accounting: bool,
+}
+
+impl CgroupSetup {
+    pub fn detect() -> io::Result<CgroupSetup> {
+        let stat = nix::sys::statfs::statfs(CGROUP_ROOT)?;
+        if stat.filesystem_type().0 as i64 == CGROUP2_MAGIC {
+            // The root cgroup has no memory files: look at this process's own cgroup.
+            let own = std::fs::read_to_string("/proc/self/cgroup")?;
+            let own = own.lines().find_map(|line| line.strip_prefix("0::")).unwrap_or("/");
+            let swap_accounting =
+                Path::new(CGROUP_ROOT).join(own.trim_start_matches('/')).join("memory.swap.max").exists();
+            Ok(CgroupSetup { version: CgroupVersion::V2, swap_accounting })
+        } else {
+            let swap_accounting = v1_mount("memory")?.is_some_and(|m| m.join("memory.memsw.limit_in_bytes").exists());
+            Ok(CgroupSetup { version: CgroupVersion::V1, swap_accounting })
+        }
+    }
+
+    pub fn is_unified(&self) -> bool {
+        self.version == CgroupVersion::V2
+    }
+}
+
+/// Where the v1 hierarchy carrying `controller` is mounted.
+fn v1_mount(controller: &str) -> io::Result<Option<PathBuf>> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let mut fs_fields = fs.split_whitespace();
+        if fs_fields.next()? != "cgroup" {
+            return None;
+        }
+        let options = fs_fields.nth(1)?;
+        let mount_point = mount.split_whitespace().nth(4)?;
+        options.split(',').any(|o| o == controller).then(|| PathBuf::from(mount_point))
+    }))
+}
+
+/// A container's cgroup directories.
+#[derive(Debug, Clone)]
+pub struct ContainerCgroup {
+    setup: CgroupSetup,
+    /// v2: the one directory. v1: one per controller berth reads.
+    memory: Option<PathBuf>,
+    cpu: Option<PathBuf>,
+    pids: Option<PathBuf>,
+    blkio: Option<PathBuf>,
+    /// Every directory the container's cgroup has (for leak checks).
+    all: Vec<PathBuf>,
+}
+
+/// Memory use as `stats` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes in use, minus inactive page cache (as the Docker CLI computes it).
+    pub usage: u64,
+    /// The limit; `None` when unlimited.
+    pub limit: Option<u64>,
+}
+
+fn read_u64(path: &Path) -> io::Result<u64> {
+    let text = std::fs::read_to_string(path)?;
+    text.trim().parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {text:?}", path.display())))
+}
+
+/// `key value` lines (memory.stat, memory.events, cpu.stat, memory.oom_control).
+fn keyed(path: &Path, key: &str) -> io::Result<Option<u64>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    }))
+}
+
+impl ContainerCgroup {
+    /// The cgroup of container `id` (whether or not it exists now).
+    pub fn locate(setup: CgroupSetup, id: &ContainerId) -> io::Result<ContainerCgroup> {
+        let relative = super::spec::cgroup_path(id);
+        let relative = relative.strip_prefix("/").unwrap_or(&relative).to_path_buf();
+        match setup.version {
+            CgroupVersion::V2 => {
+                let dir = Path::new(CGROUP_ROOT).join(&relative);
+                Ok(ContainerCgroup {
+                    setup,
+                    memory: Some(dir.clone()),
+                    cpu: Some(dir.clone()),
+                    pids: Some(dir.clone()),
+                    blkio: Some(dir.clone()),
+                    all: vec![dir],
+                })
+            }
+            CgroupVersion::V1 => {
+                let at = |controller: &str| -> io::Result<Option<PathBuf>> {
+                    Ok(v1_mount(controller)?.map(|mount| mount.join(&relative)))
+                };
+                let mut all = Vec::new();
+                for controller in [
+                    "cpu",
+                    "cpuacct",
+                    "cpuset",
+                    "memory",
+                    "devices",
+                    "freezer",
+                    "blkio",
+                    "pids",
+                    "hugetlb",
+                    "perf_event",
+                    "net_cls",
+                    "net_prio",
+                ] {
+                    if let Some(dir) = at(controller)?
+                        && !all.contains(&dir)
+                    {
+                        all.push(dir);
+                    }
+                }
+                Ok(ContainerCgroup {
+                    setup,
+                    memory: at("memory")?,
+                    cpu: at("cpuacct")?,
+                    pids: at("pids")?,
+                    blkio: at("blkio")?,
+                    all,
+                })
+            }
+        }
+    }
+
+    /// The directories that exist now.
+    pub fn existing_dirs(&self) -> Vec<PathBuf> {
+        self.all.iter().filter(|dir| dir.exists()).cloned().collect()
+    }
+
+    /// Host PIDs of every process in the container.
+    pub fn pids(&self) -> io::Result<Vec<i32>> {
+        let dir = self.pids.as_ref().or(self.memory.as_ref()).ok_or_else(|| io::Error::other("no pids cgroup"))?;
+        let text = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    pub fn memory(&self) -> io::Result<MemoryUsage> {
+        let Some(dir) = &self.memory else { return Ok(MemoryUsage::default()) };
+        let (usage, limit, inactive) = match self.setup.version {
+            CgroupVersion::V2 => {
+                let limit = std::fs::read_to_string(dir.join("memory.max"))?;
+                let limit = limit.trim().parse().ok();
+                (read_u64(&dir.join("memory.current"))?, limit, keyed(&dir.join("memory.stat"), "inactive_file")?)
+            }
+            CgroupVersion::V1 => {
+                let limit = read_u64(&dir.join("memory.limit_in_bytes"))?;
+                // v1 reports "unlimited" as a huge page-aligned number.
+                let limit = (limit < i64::MAX as u64 / 2).then_some(limit);
+                (
+                    read_u64(&dir.join("memory.usage_in_bytes"))?,
+                    limit,
+                    keyed(&dir.join("memory.stat"), "total_inactive_file")?,
+                )
+            }
+        };
+        Ok(MemoryUsage { usage: usage.saturating_sub(inactive.unwrap_or(0)), limit })
+    }
+
+    /// CPU time used by all the container's processes, in nanoseconds.
+    pub fn cpu_usage_ns(&self) -> io::Result<u64> {
+        let Some(dir) = &self.cpu else { return Ok(0) };
+        match self.setup.version {
+            CgroupVersion::V2 => Ok(keyed(&dir.join("cpu.stat"), "usage_usec")?.unwrap_or(0) * 1000),
+            CgroupVersion::V1 => read_u64(&dir.join("cpuacct.usage")),
+        }
+    }
+
+    /// Number of tasks.
+    pub fn pids_current(&self) -> io::Result<u64> {
+        match &self.pids {
+            Some(dir) => read_u64(&dir.join("pids.current")),
+            None => Ok(self.pids()?.len() as u64),
+        }
+    }
+
+    /// How many times the kernel's OOM killer killed a process of the container.
+    pub fn oom_kills(&self) -> io::Result<u64> {
+        let Some(dir) = &self.memory else { return Ok(0) };
+        let value = match self.setup.version {
+            CgroupVersion::V2 => keyed(&dir.join("memory.events"), "oom_kill")?,
+            CgroupVersion::V1 => keyed(&dir.join("memory.oom_control"), "oom_kill")?,
+        };
+        Ok(value.unwrap_or(0))
+    }
+
+    /// Bytes read and written on block devices.
+    pub fn block_io(&self) -> io::Result<(u64, u64)> {
+        let Some(dir) = &self.blkio else { return Ok((0, 0)) };
+        let path = match self.setup.version {
+            CgroupVersion::V2 => dir.join("io.stat"),
+            CgroupVersion::V1 => dir.join("blkio.throttle.io_service_bytes"),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        let mut totals = (0u64, 0u64);
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match self.setup.version {
+                // "8:0 rbytes=1 wbytes=2 rios=..."
+                CgroupVersion::V2 => {
+                    for field in &fields {
+                        if let Some(value) = field.strip_prefix("rbytes=") {
+                            totals.0 += value.parse().unwrap_or(0);
+                        } else if let Some(value) = field.strip_prefix("wbytes=") {
+                            totals.1 += value.parse().unwrap_or(0);
+                        }
+                    }
+                }
+                // "8:0 Read 1" / "8:0 Write 2" / "Total 3"
+                CgroupVersion::V1 => match fields.as_slice() {
+                    [_, "Read", value] => totals.0 += value.parse().unwrap_or(0),
+                    [_, "Write", value] => totals.1 += value.parse().unwrap_or(0),
+                    _ => {}
+                },
+            }
+        }
+        Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_machine_has_a_known_setup() {
+        let setup = CgroupSetup::detect().unwrap();
+        let id = ContainerId::generate().unwrap();
+        let cgroup = ContainerCgroup::locate(setup, &id).unwrap();
+        assert!(!cgroup.all.is_empty());
+        assert!(cgroup.all.iter().all(|dir| dir.ends_with(format!("berth/{id}"))));
+        assert!(cgroup.existing_dirs().is_empty());
+    }
+
+    #[test]
+    fn keyed_files_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.events");
+        std::fs::write(&path, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n").unwrap();
+        assert_eq!(keyed(&path, "oom_kill").unwrap(), Some(2));
+        assert_eq!(keyed(&path, "absent").unwrap(), None);
+    }
+}

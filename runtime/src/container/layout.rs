@@ -1,0 +1,115 @@
+//! Where a container's files live: `<root>/containers/<id>/` (DESIGN.md, "State").
+
+use std::path::{Path, PathBuf};
+
+use super::id::ContainerId;
+use crate::store::Root;
+
+/// The files of one container.
+#[derive(Debug, Clone)]
+pub struct ContainerDir {
+    dir: PathBuf,
+    id: ContainerId,
+    runtime_root: PathBuf,
+}
+
+impl ContainerDir {
+    pub fn new(root: &Root, id: &ContainerId) -> ContainerDir {
+        ContainerDir { dir: root.containers().join(id.as_str()), id: id.clone(), runtime_root: runtime_root(root) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn id(&self) -> &ContainerId {
+        &self.id
+    }
+
+    /// The recorded [`super::config::ContainerConfig`], for the monitor (which does not open the database).
+    pub fn container_json(&self) -> PathBuf {
+        self.dir.join("container.json")
+    }
+
+    /// The OCI bundle is the container directory: `config.json` and `rootfs/`.
+    pub fn bundle(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn oci_config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// The merged overlay mount point; mounted only inside the monitor's mount namespace.
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// The container's writable layer.
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// overlayfs's scratch directory, on the same file system as `upper`.
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+
+    /// The runtime state the monitor keeps (running, exit code, ...).
+    pub fn state_json(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// Held locked by the monitor for as long as it runs.
+    pub fn monitor_lock(&self) -> PathBuf {
+        self.dir.join("monitor.lock")
+    }
+
+    /// The monitor's control socket (attach, wait, stop, kill, resize).
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
+    /// What the monitor reports about itself when BERTH_LOG asks for it.
+    pub fn monitor_log(&self) -> PathBuf {
+        self.dir.join("monitor.log")
+    }
+
+    /// The container's output, json-file format (the name Docker uses).
+    pub fn log(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+
+    /// The `n`th rotated log (1 is the newest).
+    pub fn rotated_log(&self, n: u32) -> PathBuf {
+        self.dir.join(format!("{}-json.log.{n}", self.id))
+    }
+
+    pub fn hosts(&self) -> PathBuf {
+        self.dir.join("hosts")
+    }
+
+    pub fn resolv_conf(&self) -> PathBuf {
+        self.dir.join("resolv.conf")
+    }
+
+    pub fn hostname(&self) -> PathBuf {
+        self.dir.join("hostname")
+    }
+
+    /// libcontainer's own state for this container (under the run directory:
+    /// it does not outlive a reboot, and neither does the container).
+    pub fn runtime_state(&self) -> PathBuf {
+        self.runtime_root.join(self.id.as_str())
+    }
+
+    /// libcontainer's state root.
+    pub fn runtime_root(&self) -> &Path {
+        &self.runtime_root
+    }
+}
+
+/// `<run>/runtime`: libcontainer's state directory, one entry per running container.
+pub fn runtime_root(root: &Root) -> PathBuf {
+    root.run().join("runtime")
+}
