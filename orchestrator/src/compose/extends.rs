@@ -17,7 +17,12 @@ pub(super) fn resolve(tree: &mut Node, file: &FsPath, loader: &mut Loader, env: 
     let Some(services) = tree.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut) else {
         return Ok(());
     };
-    let names: Vec<String> = services.keys().map(|k| k.name.clone()).collect();
+    // Only services with `extends` need work; the others are left as they are.
+    let names: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| s.as_map().is_some_and(|m| m.contains_key("extends")))
+        .map(|(k, _)| k.name.clone())
+        .collect();
     for name in names {
         let mut chain = Vec::new();
         resolve_service(services, &name, file, loader, env, &mut chain)?;
@@ -37,10 +42,11 @@ fn resolve_service(
     let root = Path::Root;
     let services_path = root.key("services");
     let path = services_path.key(name);
-    let service = services.get(name).cloned().expect("caller checked the service exists");
-    let Some(extends) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
-        return Ok(service);
+    let existing = services.get(name).expect("caller checked the service exists");
+    let Some(extends) = existing.as_map().and_then(|m| m.get("extends")).cloned() else {
+        return Ok(existing.clone());
     };
+    let service = existing.clone();
     let extends_path = path.key("extends");
     let base_name = extends
         .get_path(&["service"])

@@ -80,6 +80,12 @@ impl Node {
         Node::new(Value::String(s.into()), span)
     }
 
+    /// A mapping of the given entries, every node at `span` (long forms written for a short one).
+    pub fn mapping(span: &Span, entries: impl IntoIterator<Item = (&'static str, Value)>) -> Node {
+        let map = entries.into_iter().map(|(k, v)| (Key::new(k, span.clone()), Node::new(v, span.clone()))).collect();
+        Node::new(Value::Map(map), span.clone())
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),

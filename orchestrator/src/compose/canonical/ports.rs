@@ -1,10 +1,8 @@
 //! `ports`: short strings (`"8080:80"`, `"127.0.0.1:8000-8010:80-90/udp"`,
 //! `"[::1]::80"`, `3000`) rewritten to long entries, one per container port.
 
-use serde_json::json;
-
 use super::super::error::Error;
-use super::super::node::{Node, Value};
+use super::super::node::{Node, Span, Value};
 use super::super::path::Path;
 use super::lists::type_error;
 
@@ -42,8 +40,8 @@ impl Range {
     }
 }
 
-/// One short port string → its long entries.
-fn parse_short(spec: &str) -> Result<Vec<serde_json::Value>, String> {
+/// One short port string → its long entries, written at `span`.
+fn parse_short(spec: &str, span: &Span) -> Result<Vec<Node>, String> {
     let (rest, protocol) = match spec.rsplit_once('/') {
         Some((rest, protocol)) => (rest, protocol),
         None => (spec, "tcp"),
@@ -63,21 +61,19 @@ fn parse_short(spec: &str) -> Result<Vec<serde_json::Value>, String> {
         None | Some("") => None,
         Some(p) => Some(Range::parse(p).map_err(|e| format!("host port: {e}"))?),
     };
+    let host_ip = host_ip.filter(|ip| !ip.is_empty());
     if let Some(ip) = host_ip
-        && !ip.is_empty()
         && ip.parse::<std::net::IpAddr>().is_err()
     {
         return Err(format!("{ip:?} is not an IP address"));
     }
     let entry = |target: u16, published: Option<String>| {
-        let mut entry = json!({"mode": "ingress", "target": target, "protocol": protocol});
-        if let Some(ip) = host_ip.filter(|ip| !ip.is_empty()) {
-            entry["host_ip"] = json!(ip);
-        }
-        if let Some(published) = published {
-            entry["published"] = json!(published);
-        }
-        entry
+        let mut entries = vec![("mode", Value::String("ingress".into()))];
+        entries.extend(host_ip.map(|ip| ("host_ip", Value::String(ip.into()))));
+        entries.push(("target", Value::Int(target.into())));
+        entries.extend(published.map(|p| ("published", Value::String(p))));
+        entries.push(("protocol", Value::String(protocol.into())));
+        Node::mapping(span, entries)
     };
     match published {
         // A host range for one container port: any free port of the range.
@@ -123,9 +119,9 @@ pub fn canonicalize(node: &mut Node, path: &Path<'_>) -> Result<(), Error> {
         match &item.value {
             Value::String(_) | Value::Int(_) => {
                 let spec = item.scalar_text().unwrap_or_default();
-                let entries = parse_short(&spec)
+                let entries = parse_short(&spec, &item.span)
                     .map_err(|e| Error::invalid(&item, &item_path, format!("invalid port {spec:?}: {e}")))?;
-                out.extend(entries.iter().map(|e| Node::from_json(e, &item.span)));
+                out.extend(entries);
             }
             Value::Map(_) => {
                 if let Some(published) = item.get_path(&["published"]).filter(|p| !p.is_null()) {
@@ -149,10 +145,13 @@ pub fn canonicalize(node: &mut Node, path: &Path<'_>) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn ok(spec: &str) -> serde_json::Value {
-        serde_json::Value::Array(parse_short(spec).unwrap())
+        let span = Span::synthetic("test");
+        serde_json::Value::Array(parse_short(spec, &span).unwrap().iter().map(Node::to_json).collect())
     }
 
     #[test]
@@ -198,7 +197,7 @@ mod tests {
             ("300.1.1.1:80:80", "is not an IP address"),
             ("8080:", "container port is missing"),
         ] {
-            let err = parse_short(spec).unwrap_err();
+            let err = parse_short(spec, &Span::synthetic("test")).unwrap_err();
             assert!(err.contains(why), "{spec}: {err}");
         }
     }

@@ -1,10 +1,8 @@
 //! Service `volumes`: short strings (`./data:/data:ro`, `db:/var/lib/db`,
 //! `/cache`) rewritten to long entries; bind sources made absolute.
 
-use serde_json::json;
-
 use super::super::error::Error;
-use super::super::node::{Key, Node, Value};
+use super::super::node::{Key, Node, Span, Value};
 use super::super::path::Path;
 use super::Context;
 use super::lists::type_error;
@@ -16,7 +14,34 @@ fn is_host_path(source: &str) -> bool {
     source.starts_with(['.', '/', '~'])
 }
 
-fn parse_short(spec: &str, context: &Context<'_>) -> Result<serde_json::Value, String> {
+/// A short volume spec, parsed.
+#[derive(Debug, Default)]
+struct Short {
+    kind: &'static str,
+    source: Option<String>,
+    target: String,
+    read_only: bool,
+    consistency: Option<String>,
+    /// `bind:` or `volume:` options, in the order compose prints them.
+    options: Vec<(&'static str, Value)>,
+}
+
+impl Short {
+    fn into_node(self, span: &Span) -> Node {
+        let mut entries = vec![("type", Value::String(self.kind.into()))];
+        entries.extend(self.source.map(|s| ("source", Value::String(s))));
+        entries.push(("target", Value::String(self.target)));
+        if self.read_only {
+            entries.push(("read_only", Value::Bool(true)));
+        }
+        entries.extend(self.consistency.map(|c| ("consistency", Value::String(c))));
+        let options = Node::mapping(span, self.options);
+        entries.push((self.kind, options.value));
+        Node::mapping(span, entries)
+    }
+}
+
+fn parse_short(spec: &str, context: &Context<'_>) -> Result<Short, String> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [target] => (None, *target, None),
@@ -32,33 +57,30 @@ fn parse_short(spec: &str, context: &Context<'_>) -> Result<serde_json::Value, S
     }
     // `/data/` and `/data` are the same mount point; compose prints the clean form.
     let target = super::clean(std::path::Path::new(target)).display().to_string();
-    let target = target.as_str();
-    let mut entry = match source.filter(|s| !s.is_empty()) {
-        None => json!({"type": "volume", "target": target, "volume": {}}),
-        Some(source) if is_host_path(source) => json!({
-            "type": "bind",
-            "source": context.resolve_path(source),
-            "target": target,
-            "bind": {"create_host_path": true}
-        }),
-        Some(name) => json!({"type": "volume", "source": name, "target": target, "volume": {}}),
+    let mut short = match source.filter(|s| !s.is_empty()) {
+        None => Short { kind: "volume", target, ..Short::default() },
+        Some(source) if is_host_path(source) => Short {
+            kind: "bind",
+            source: Some(context.resolve_path(source)),
+            target,
+            options: vec![("create_host_path", Value::Bool(true))],
+            ..Short::default()
+        },
+        Some(name) => Short { kind: "volume", source: Some(name.into()), target, ..Short::default() },
     };
     for option in mode.into_iter().flat_map(|m| m.split(',')).filter(|o| !o.is_empty()) {
-        let kind = entry["type"].as_str().unwrap_or_default().to_string();
+        let bind = short.kind == "bind";
         match option {
-            "ro" => entry["read_only"] = json!(true),
-            "rw" => entry["read_only"] = json!(false),
-            "z" | "Z" if kind == "bind" => entry["bind"]["selinux"] = json!(option),
-            "nocopy" if kind == "volume" => entry["volume"]["nocopy"] = json!(true),
-            p if PROPAGATIONS.contains(&p) && kind == "bind" => entry["bind"]["propagation"] = json!(p),
-            "cached" | "delegated" | "consistent" => entry["consistency"] = json!(option),
-            other => return Err(format!("unknown or misplaced volume option {other:?} (for a {kind})")),
+            "ro" => short.read_only = true,
+            "rw" => short.read_only = false,
+            "z" | "Z" if bind => short.options.push(("selinux", Value::String(option.into()))),
+            "nocopy" if !bind => short.options.push(("nocopy", Value::Bool(true))),
+            p if PROPAGATIONS.contains(&p) && bind => short.options.insert(0, ("propagation", Value::String(p.into()))),
+            "cached" | "delegated" | "consistent" => short.consistency = Some(option.into()),
+            other => return Err(format!("unknown or misplaced volume option {other:?} (for a {})", short.kind)),
         }
     }
-    if entry.get("read_only") == Some(&json!(false)) {
-        entry.as_object_mut().expect("an object").remove("read_only");
-    }
-    Ok(entry)
+    Ok(short)
 }
 
 pub fn canonicalize(node: &mut Node, path: &Path<'_>, context: &Context<'_>) -> Result<(), Error> {
@@ -69,9 +91,9 @@ pub fn canonicalize(node: &mut Node, path: &Path<'_>, context: &Context<'_>) -> 
         let item_path = path.index(index);
         match &item.value {
             Value::String(spec) => {
-                let entry = parse_short(spec, context)
+                let short = parse_short(spec, context)
                     .map_err(|e| Error::invalid(item, &item_path, format!("invalid volume {spec:?}: {e}")))?;
-                *item = Node::from_json(&entry, &item.span);
+                *item = short.into_node(&item.span);
             }
             Value::Map(map) => {
                 let is_bind = map.get("type").and_then(Node::as_str) == Some("bind");
@@ -97,6 +119,8 @@ pub fn canonicalize(node: &mut Node, path: &Path<'_>, context: &Context<'_>) -> 
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn parse(spec: &str) -> Result<serde_json::Value, String> {
@@ -106,7 +130,7 @@ mod tests {
             home: Some(std::path::Path::new("/home/u")),
             lookup: &lookup,
         };
-        parse_short(spec, &context)
+        parse_short(spec, &context).map(|s| s.into_node(&Span::synthetic("test")).to_json())
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! The reconciler: compare a project's desired state with what exists and
+//! plan the actions that converge them (DESIGN.md, "How data flows", steps 4-6).
+//! The planner is pure; the daemon's executor carries plans out.
+
+pub mod desired;
+pub mod observed;
+pub mod plan;
+pub mod planner;
+
+#[cfg(test)]
+mod planner_tests;
