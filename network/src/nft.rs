@@ -24,6 +24,7 @@ pub enum NftError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FwNetwork {
     pub bridge: String,
+    pub subnet: ipnet::Ipv4Net,
     pub internal: bool,
 }
 
@@ -34,19 +35,21 @@ pub(crate) struct Nft {
 
 /// The fixed part of the table. Sets: `bridges` (all of berth's), `nat_bridges`
 /// (outbound masquerade), `internal` (nothing forwarded out), `same` (bridge .
-/// bridge pairs: traffic within one network). Maps: published ports, keyed by
-/// port (every host address) or by address . port.
+/// bridge pairs: traffic within one network), `subnets` (the networks' address
+/// ranges: postrouting sees no input interface for bridged packets, so hairpin
+/// traffic is known by its source). Maps: published ports, keyed by port
+/// (every host address) or by address . port.
 const SKELETON: &str = r#"
   set bridges { type ifname; }
   set nat_bridges { type ifname; }
   set internal { type ifname; }
   set same { type ifname . ifname; }
+  set subnets { type ipv4_addr; flags interval; }
   map tcp_any { type inet_service : ipv4_addr . inet_service; }
   map tcp_addr { type ipv4_addr . inet_service : ipv4_addr . inet_service; }
   map udp_any { type inet_service : ipv4_addr . inet_service; }
   map udp_addr { type ipv4_addr . inet_service : ipv4_addr . inet_service; }
   chain ports {
-    iifname @bridges fib daddr . iif type local meta l4proto { tcp, udp } th dport 53 return comment "the embedded DNS on the gateway wins"
     dnat ip to ip daddr . tcp dport map @tcp_addr
     dnat ip to tcp dport map @tcp_any
     dnat ip to ip daddr . udp dport map @udp_addr
@@ -54,6 +57,7 @@ const SKELETON: &str = r#"
   }
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
+    iifname @bridges fib daddr . iif type local meta l4proto { tcp, udp } th dport 53 return comment "the embedded DNS on the gateway wins"
     meta nfproto ipv4 fib daddr type local jump ports
   }
   chain output {
@@ -63,7 +67,7 @@ const SKELETON: &str = r#"
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname @bridges ct status dnat ip saddr 127.0.0.0/8 masquerade comment "published ports from the host's loopback"
-    iifname . oifname @same ct status dnat masquerade comment "hairpin: a container to a port published on its own network"
+    oifname @bridges ct status dnat ip saddr @subnets masquerade comment "hairpin: containers to published ports"
     iifname @nat_bridges oifname != @bridges masquerade comment "outbound"
   }
   chain forward {
@@ -105,9 +109,9 @@ impl Nft {
     }
 
     pub fn render_network(&self, verb: &str, network: &FwNetwork) -> String {
-        let (t, b) = (&self.table, &network.bridge);
+        let (t, b, subnet) = (&self.table, &network.bridge, network.subnet);
         let mut script = format!(
-            "{verb} element inet {t} bridges {{ \"{b}\" }}\n{verb} element inet {t} same {{ \"{b}\" . \"{b}\" }}\n"
+            "{verb} element inet {t} bridges {{ \"{b}\" }}\n{verb} element inet {t} same {{ \"{b}\" . \"{b}\" }}\n{verb} element inet {t} subnets {{ {subnet} }}\n"
         );
         let set = if network.internal { "internal" } else { "nat_bridges" };
         let _ = writeln!(script, "{verb} element inet {t} {set} {{ \"{b}\" }}");
@@ -176,12 +180,12 @@ mod tests {
     #[test]
     fn network_elements() {
         let nft = Nft::new("bt");
-        let net = FwNetwork { bridge: "bt1".into(), internal: false };
+        let net = FwNetwork { bridge: "bt1".into(), subnet: "10.89.1.0/24".parse().unwrap(), internal: false };
         assert_eq!(
             nft.render_network("add", &net),
-            "add element inet bt bridges { \"bt1\" }\nadd element inet bt same { \"bt1\" . \"bt1\" }\nadd element inet bt nat_bridges { \"bt1\" }\n"
+            "add element inet bt bridges { \"bt1\" }\nadd element inet bt same { \"bt1\" . \"bt1\" }\nadd element inet bt subnets { 10.89.1.0/24 }\nadd element inet bt nat_bridges { \"bt1\" }\n"
         );
-        let internal = FwNetwork { bridge: "bt2".into(), internal: true };
+        let internal = FwNetwork { bridge: "bt2".into(), subnet: "10.89.2.0/24".parse().unwrap(), internal: true };
         assert!(nft.render_network("delete", &internal).ends_with("delete element inet bt internal { \"bt2\" }\n"));
     }
 
@@ -202,7 +206,10 @@ mod tests {
     #[test]
     fn sync_replaces_the_table_atomically() {
         let nft = Nft::new("bt");
-        let script = nft.render_sync(&[FwNetwork { bridge: "bt0".into(), internal: false }], &[]);
+        let script = nft.render_sync(
+            &[FwNetwork { bridge: "bt0".into(), subnet: "10.89.0.0/24".parse().unwrap(), internal: false }],
+            &[],
+        );
         assert!(script.starts_with("table inet bt {}\ndelete table inet bt\ntable inet bt {\n"), "{script}");
         assert!(script.contains("add element inet bt nat_bridges { \"bt0\" }"));
     }

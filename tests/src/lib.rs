@@ -3,7 +3,10 @@
 //! The suites themselves are in `tests/`.
 
 pub mod berth;
+pub mod dns_stub;
 pub mod images;
+pub mod net_host;
+pub mod netns;
 pub mod registry;
 pub mod rootfs;
 pub mod token;

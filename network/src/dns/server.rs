@@ -34,6 +34,10 @@ pub(crate) fn control_path(dir: &Path) -> PathBuf {
     dir.join("control.sock")
 }
 
+/// How often the server checks that its run directory still exists: a server
+/// whose directory was deleted (a test's, a reset) has nobody left to stop it.
+const ORPHAN_CHECK: Duration = Duration::from_secs(5);
+
 /// How long a TCP client may stay idle between queries.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -114,6 +118,7 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
     let mut listeners: HashMap<Ipv4Addr, Listener> = HashMap::new();
     reconcile(&table, &mut listeners);
     tracing::info!(dir = %dir.display(), gateways = listeners.len(), "DNS server started");
+    let mut watchdog = tokio::time::interval(ORPHAN_CHECK);
     loop {
         if table.load().gateways().next().is_none() {
             tracing::info!("no network left; the DNS server stops");
@@ -132,6 +137,12 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
                 }
             }
             _ = terminate.recv() => return Ok(()),
+            _ = watchdog.tick() => {
+                if !control.exists() {
+                    tracing::info!("the run directory is gone; the DNS server stops");
+                    return Ok(());
+                }
+            }
         }
     }
 }

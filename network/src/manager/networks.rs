@@ -230,5 +230,5 @@ impl NetworkManager {
 }
 
 pub(super) fn fw(network: &Network) -> FwNetwork {
-    FwNetwork { bridge: network.bridge.clone(), internal: network.internal }
+    FwNetwork { bridge: network.bridge.clone(), subnet: network.subnet, internal: network.internal }
 }

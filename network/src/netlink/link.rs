@@ -4,7 +4,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
+};
 
 use super::{NetlinkError, Rtnl};
 
@@ -168,6 +171,23 @@ pub(crate) fn create_veth(rtnl: &mut Rtnl, spec: &VethSpec<'_>) -> Result<u32, N
             source: std::io::Error::from_raw_os_error(libc_enodev()),
         })?
         .index;
-    set_alias(rtnl, index, name, spec.host_alias)?;
+    mark_port(rtnl, index, name, spec.host_alias)?;
     Ok(index)
+}
+
+/// Marks the host end of a veth and turns on hairpin mode on its bridge port:
+/// a container reaching its own published port has its packet DNATed back to
+/// itself, and br_netfilter then bridges it out of the port it came in by.
+/// RTM_NEWLINK on the existing link: the kernel applies bridge-port settings
+/// (IFLA_INFO_SLAVE_DATA) only on that path, not on RTM_SETLINK.
+fn mark_port(rtnl: &mut Rtnl, index: u32, name: &str, alias: &str) -> Result<(), NetlinkError> {
+    let mut message = LinkMessage::default();
+    message.header.index = index;
+    message.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(true)])),
+    ]));
+    rtnl.request(|| format!("set up bridge port {name}"), RouteNetlinkMessage::NewLink(message), 0)?;
+    Ok(())
 }

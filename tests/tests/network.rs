@@ -1,0 +1,574 @@
+//! berth-network on the real kernel (root): bridges, veths, namespaces,
+//! nftables, the DNS server process. Containers are stood in for by network
+//! namespaces from the manager plus a busybox root entered with chroot.
+//!
+//! Safety: every test has its own name prefix (links, nftables tables), its own
+//! address pool, its own state and run directories; an nftables guard rejects
+//! forwarded traffic leaving by the host's uplink while a test runs; the only
+//! traffic goes to 127.0.0.0/8 and to namespaces the test made. After each test
+//! the fixture removes everything and asserts that nothing is left.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_network::{
+    Attachment, ConnectOptions, ContainerLink, DnsLauncher, HostsOptions, Network, NetworkConfig, NetworkError,
+    NetworkManager, NetworkSpec, PortMapping, Protocol, ResolvOptions, Upstreams,
+};
+use berth_tests::dns_stub::DnsStub;
+use berth_tests::net_host::{HostAddress, OutsideHost, UplinkGuard, leftovers};
+use berth_tests::netns::{Sandbox, http_get, udp_round_trip};
+
+/// One test's world: a manager with its own prefix, pool and directories.
+struct Net {
+    prefix: &'static str,
+    k: u8,
+    dir: tempfile::TempDir,
+    manager: NetworkManager,
+    uplink: Option<UplinkGuard>,
+}
+
+/// A stand-in container: its sandbox and where it is attached.
+struct Ctr {
+    sandbox: Sandbox,
+    attachments: Vec<Attachment>,
+}
+
+impl Ctr {
+    fn ip(&self) -> Ipv4Addr {
+        self.attachments[0].ipv4
+    }
+}
+
+fn opts(name: &str) -> ConnectOptions {
+    ConnectOptions { container_name: name.to_string(), ..Default::default() }
+}
+
+fn with_aliases(name: &str, aliases: &[&str]) -> ConnectOptions {
+    ConnectOptions { aliases: aliases.iter().map(|a| a.to_string()).collect(), ..opts(name) }
+}
+
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the network suite needs root (real bridges, namespaces, nftables); run it as root, as CI does"
+    );
+}
+
+/// A host port nobody uses right now (with `count` free ports after it).
+fn free_port_run(count: u16) -> u16 {
+    for _ in 0..100 {
+        let base = TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+        if base < 65000 && (0..count).all(|i| TcpListener::bind(("0.0.0.0", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no run of {count} free ports");
+}
+
+impl Net {
+    /// `k` picks the test's address space: pool 10.(200+k).0.0/16, outside
+    /// hosts in 198.18.k.0/24, extra host addresses in 198.19.k.0/24.
+    fn new(prefix: &'static str, k: u8, upstreams: Vec<SocketAddr>) -> Self {
+        require_root();
+        let dir = tempfile::Builder::new().prefix(&format!("berth-net-{prefix}-")).tempdir().unwrap();
+        let uplink = UplinkGuard::install(&format!("{prefix}guard"));
+        let launcher = DnsLauncher { program: PathBuf::from(env!("CARGO_BIN_EXE_berth-test-dns")), args: vec![] };
+        let mut config = NetworkConfig::new(dir.path().join("root"), dir.path().join("run"), launcher);
+        config.prefix = prefix.to_string();
+        config.pool = format!("10.{}.0.0/16", 200 + u16::from(k)).parse().unwrap();
+        config.upstreams = Upstreams::Explicit(upstreams);
+        let manager = NetworkManager::open(config).unwrap();
+        Net { prefix, k, dir, manager, uplink: Some(uplink) }
+    }
+
+    fn create(&self, name: &str) -> Network {
+        self.manager.create_network(&NetworkSpec::named(name)).unwrap()
+    }
+
+    fn create_with(&self, spec: NetworkSpec) -> Network {
+        self.manager.create_network(&spec).unwrap()
+    }
+
+    /// A container `id` named `name`, connected to each network in turn, with
+    /// the /etc files berth generates for it.
+    fn container(&self, id: &str, networks: &[(&Network, ConnectOptions)]) -> Ctr {
+        let netns = self.manager.create_netns(id).unwrap();
+        let sandbox = Sandbox::new(id, netns.clone(), self.dir.path());
+        let mut attachments = Vec::new();
+        for (network, options) in networks {
+            attachments.push(self.manager.connect(id, &netns, &network.name, options).unwrap());
+        }
+        let hostname = networks.first().map(|(_, o)| o.container_name.clone()).unwrap_or_default();
+        self.write_etc(&sandbox, &hostname);
+        Ctr { sandbox, attachments }
+    }
+
+    fn write_etc(&self, sandbox: &Sandbox, hostname: &str) {
+        let resolv = self.manager.resolv_conf_for(&sandbox.id, &ResolvOptions::default()).unwrap();
+        let hosts = self
+            .manager
+            .hosts_for(&sandbox.id, &HostsOptions { hostname: hostname.to_string(), extra_hosts: vec![] })
+            .unwrap();
+        sandbox.write_etc(&resolv, &hosts);
+    }
+
+    fn scratch(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn outside(&self) -> OutsideHost {
+        OutsideHost::create(
+            &format!("{}out", self.prefix),
+            Ipv4Addr::new(198, 18, self.k, 1),
+            Ipv4Addr::new(198, 18, self.k, 2),
+        )
+    }
+
+    fn second_address(&self) -> HostAddress {
+        HostAddress::add(&format!("{}addr", self.prefix), Ipv4Addr::new(198, 19, self.k, 1))
+    }
+
+    fn nft_list(&self) -> String {
+        let output = Command::new("nft").args(["list", "table", "inet", self.prefix]).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let cleanup = self.manager.remove_everything();
+        drop(self.uplink.take());
+        let pool = self.manager.config().pool;
+        let k = self.k;
+        let ours = move |ip: Ipv4Addr| {
+            let [a, b, c, _] = ip.octets();
+            pool.contains(&ip) || (a == 198 && (b == 18 || b == 19) && c == k)
+        };
+        let left = leftovers(self.prefix, &ours, &self.dir.path().join("run"));
+        if !std::thread::panicking() {
+            cleanup.expect("remove_everything");
+            assert!(left.is_empty(), "test {} left behind: {left:#?}", self.prefix);
+        }
+    }
+}
+
+/// The addresses busybox nslookup printed as answers (after the server's own lines).
+fn answers(nslookup: &str) -> Vec<Ipv4Addr> {
+    nslookup
+        .split("Name:")
+        .skip(1)
+        .flat_map(|block| block.lines().filter_map(|l| l.strip_prefix("Address:")).map(str::trim).collect::<Vec<_>>())
+        .filter_map(|a| a.parse().ok())
+        .collect()
+}
+
+#[test]
+fn containers_reach_each_other_by_name_and_alias_but_not_across_networks() {
+    let net = Net::new("bna", 1, vec![]);
+    let front = net.create("front");
+    let back = net.create("back");
+    let web = net.container("bnaweb", &[(&front, with_aliases("web", &["www"]))]);
+    let client = net.container("bnacli", &[(&front, opts("client"))]);
+    let other = net.container("bnaoth", &[(&back, opts("other"))]);
+    let api1 = net.container("bnaapi1", &[(&front, with_aliases("api-1", &["api"]))]);
+    let api2 = net.container("bnaapi2", &[(&front, with_aliases("api-2", &["api"]))]);
+    web.sandbox.serve_http(web.ip(), 8080, "hello from web");
+
+    assert_eq!(answers(&client.sandbox.nslookup("web")), vec![web.ip()]);
+    assert_eq!(answers(&client.sandbox.nslookup("www")), vec![web.ip()]);
+    assert_eq!(answers(&client.sandbox.nslookup("web.berth.internal")), vec![web.ip()]);
+    assert_eq!(client.sandbox.fetch("http://web:8080/").as_deref(), Ok("hello from web"));
+    assert_eq!(client.sandbox.fetch("http://www:8080/").as_deref(), Ok("hello from web"));
+
+    // A service name answers with every replica.
+    let replicas: HashSet<Ipv4Addr> = answers(&client.sandbox.nslookup("api")).into_iter().collect();
+    assert_eq!(replicas, HashSet::from([api1.ip(), api2.ip()]));
+
+    // From another network: the name is unknown and the address unreachable.
+    let lookup = other.sandbox.nslookup("web");
+    assert!(lookup.contains("NXDOMAIN") && answers(&lookup).is_empty(), "{lookup}");
+    assert!(other.sandbox.fetch(&format!("http://{}:8080/", web.ip())).is_err(), "networks are isolated");
+
+    // A stopped container's names stop resolving; they come back when it starts.
+    net.manager.deactivate("bnaweb").unwrap();
+    assert!(client.sandbox.nslookup("web").contains("NXDOMAIN"));
+    net.manager.activate("bnaweb").unwrap();
+    assert_eq!(answers(&client.sandbox.nslookup("web")), vec![web.ip()]);
+}
+
+#[test]
+fn links_resolve_by_alias_on_user_networks_and_the_default_bridge() {
+    let net = Net::new("bnb", 2, vec![]);
+    let app = net.create("app");
+    let db = net.container("bnbdb", &[(&app, opts("db"))]);
+    db.sandbox.serve_http(db.ip(), 8080, "db here");
+    let linked =
+        ConnectOptions { links: vec![ContainerLink { name: "db".into(), alias: "database".into() }], ..opts("client") };
+    let client = net.container("bnbcli", &[(&app, linked)]);
+    let stranger = net.container("bnbstr", &[(&app, opts("stranger"))]);
+    assert_eq!(answers(&client.sandbox.nslookup("database")), vec![db.ip()]);
+    assert_eq!(client.sandbox.fetch("http://database:8080/").as_deref(), Ok("db here"));
+    assert!(stranger.sandbox.nslookup("database").contains("NXDOMAIN"), "the alias is the linking container's");
+
+    // The default bridge has no DNS: links live in /etc/hosts, as with Docker.
+    let bridge = net.manager.ensure_default_bridge().unwrap();
+    assert!(!bridge.dns);
+    let db2 = net.container("bnbdb2", &[(&bridge, opts("db2"))]);
+    db2.sandbox.serve_http(db2.ip(), 8080, "db2 here");
+    let linked =
+        ConnectOptions { links: vec![ContainerLink { name: "db2".into(), alias: "legacy".into() }], ..opts("old") };
+    let old = net.container("bnbold", &[(&bridge, linked)]);
+    let hosts = std::fs::read_to_string(old.sandbox.rootfs.join("etc/hosts")).unwrap();
+    assert!(hosts.contains(&format!("{}\tlegacy db2", db2.ip())), "{hosts}");
+    assert!(hosts.contains(&format!("{}\told", old.ip())), "{hosts}");
+    assert_eq!(old.sandbox.fetch("http://legacy:8080/").as_deref(), Ok("db2 here"));
+    let resolv = std::fs::read_to_string(old.sandbox.rootfs.join("etc/resolv.conf")).unwrap();
+    assert!(!resolv.contains(&bridge.gateway.to_string()), "no embedded DNS on the default bridge: {resolv}");
+}
+
+#[test]
+fn internal_networks_block_outbound_traffic() {
+    let net = Net::new("bnc", 3, vec![]);
+    let mut outside = net.outside();
+    outside.serve_http(80, "outside world", net.scratch());
+    let open = net.create("open");
+    let mut spec = NetworkSpec::named("sealed");
+    spec.internal = true;
+    let sealed = net.create_with(spec);
+    let out1 = net.container("bncout1", &[(&open, opts("out1"))]);
+    let in1 = net.container("bncin1", &[(&sealed, opts("in1"))]);
+    let in2 = net.container("bncin2", &[(&sealed, opts("in2"))]);
+    let url = format!("http://{}/", outside.ip);
+    assert_eq!(out1.sandbox.fetch(&url).as_deref(), Ok("outside world"), "NAT takes a normal network out");
+    assert!(in1.sandbox.fetch(&url).is_err(), "an internal network has no way out");
+    // Inside the internal network, containers still talk (and resolve each other).
+    in2.sandbox.serve_http(in2.ip(), 8080, "inside");
+    assert_eq!(in1.sandbox.fetch("http://in2:8080/").as_deref(), Ok("inside"));
+}
+
+#[test]
+fn a_published_tcp_port_answers_on_loopback_another_address_hairpin_and_from_outside() {
+    let net = Net::new("bnd", 4, vec![]);
+    let published = net.create("pub");
+    let elsewhere = net.create("elsewhere");
+    let web = net.container("bndweb", &[(&published, opts("web"))]);
+    web.sandbox.serve_http(web.ip(), 8080, "published");
+    let port = free_port_run(1);
+    let ports = net.manager.publish("bndweb", &[format!("{port}:8080").parse().unwrap()]).unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!((ports[0].host_ip, ports[0].host_port, ports[0].container_port), (Ipv4Addr::UNSPECIFIED, port, 8080));
+    assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).as_deref(), Ok("published"));
+
+    let second = net.second_address();
+    assert_eq!(http_get(SocketAddr::from((second.ip, port))).as_deref(), Ok("published"));
+
+    // Hairpin: from a container on the same network and from another network, via a host address.
+    let neighbour = net.container("bndnbr", &[(&published, opts("neighbour"))]);
+    let url = format!("http://{}:{port}/", second.ip);
+    assert_eq!(neighbour.sandbox.fetch(&url).as_deref(), Ok("published"));
+    let stranger = net.container("bndstr", &[(&elsewhere, opts("stranger"))]);
+    assert_eq!(stranger.sandbox.fetch(&url).as_deref(), Ok("published"));
+    // The container reaching its own published port.
+    assert_eq!(web.sandbox.fetch(&url).as_deref(), Ok("published"));
+
+    // From another host (a namespace behind a veth), to the host's address on that link.
+    let outside = net.outside();
+    assert_eq!(outside.fetch(outside.host_ip, port).as_deref(), Ok("published"));
+
+    // Stopping the container frees the port.
+    net.manager.deactivate("bndweb").unwrap();
+    assert!(net.manager.ports("bndweb").unwrap().is_empty());
+    assert!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).is_err());
+    assert!(!net.nft_list().contains(&port.to_string()));
+}
+
+#[test]
+fn a_published_udp_port_round_trips() {
+    let net = Net::new("bne", 5, vec![]);
+    let network = net.create("udp");
+    let echo = net.container("bneecho", &[(&network, opts("echo"))]);
+    let _server = echo.sandbox.udp_echo(5353);
+    let port = free_port_run(1);
+    let published = net.manager.publish("bneecho", &[format!("127.0.0.1:{port}:5353/udp").parse().unwrap()]).unwrap();
+    assert_eq!(published[0].protocol, Protocol::Udp);
+    assert_eq!(udp_round_trip(SocketAddr::from(([127, 0, 0, 1], port)), b"ping over udp").unwrap(), b"ping over udp");
+}
+
+#[test]
+fn an_ephemeral_host_port_is_chosen_and_reported() {
+    let net = Net::new("bnf", 6, vec![]);
+    let network = net.create("eph");
+    let web = net.container("bnfweb", &[(&network, opts("web"))]);
+    web.sandbox.serve_http(web.ip(), 8080, "ephemeral");
+    let published = net.manager.publish("bnfweb", &[PortMapping::ephemeral(8080, Protocol::Tcp)]).unwrap();
+    let reported = net.manager.ports("bnfweb").unwrap();
+    assert_eq!(published, reported);
+    assert_eq!(reported.len(), 1);
+    let port = reported[0].host_port;
+    assert!(port >= 1024, "an ephemeral port, got {port}");
+    assert_eq!(reported[0].to_string(), format!("8080/tcp -> 0.0.0.0:{port}"));
+    assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).as_deref(), Ok("ephemeral"));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error_and_changes_nothing() {
+    let net = Net::new("bng", 7, vec![]);
+    let network = net.create("busy");
+    let c1 = net.container("bngc1", &[(&network, opts("c1"))]);
+    let _c2 = net.container("bngc2", &[(&network, opts("c2"))]);
+    let _ = c1;
+
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap().port();
+    let other = free_port_run(1);
+    let mappings: Vec<PortMapping> =
+        vec![format!("{other}:81").parse().unwrap(), format!("127.0.0.1:{taken}:80").parse().unwrap()];
+    let err = net.manager.publish("bngc1", &mappings).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, NetworkError::PortInUse { port, .. } if port == taken), "{text}");
+    assert!(text.contains(&format!("port {taken}/tcp is already in use on 127.0.0.1")), "{text}");
+    assert!(text.contains("a program on the host listens there"), "{text}");
+    assert!(net.manager.ports("bngc1").unwrap().is_empty(), "nothing was published");
+    assert!(!net.nft_list().contains(&other.to_string()), "not even the free port");
+
+    // Between containers: one holds 0.0.0.0:P, the other may not take 127.0.0.1:P.
+    let shared = free_port_run(1);
+    net.manager.publish("bngc1", &[format!("{shared}:80").parse().unwrap()]).unwrap();
+    let err = net.manager.publish("bngc2", &[format!("127.0.0.1:{shared}:80").parse().unwrap()]).unwrap_err();
+    assert!(err.to_string().contains("published by container bngc1"), "{err}");
+
+    let err = net.manager.publish("bngc2", &["203.0.113.9:8080:80".parse().unwrap()]).unwrap_err();
+    assert!(err.to_string().contains("203.0.113.9 is not an address of this host"), "{err}");
+    drop(holder);
+}
+
+#[test]
+fn port_ranges_are_published_pairwise_or_first_free() {
+    let net = Net::new("bnh", 8, vec![]);
+    let network = net.create("ranges");
+    let web = net.container("bnhweb", &[(&network, opts("web"))]);
+    for i in 0..3u16 {
+        web.sandbox.serve_http(web.ip(), 8000 + i, &format!("r{i}"));
+    }
+    let base = free_port_run(3);
+    let spec = format!("{base}-{}:8000-8002", base + 2);
+    let published = net.manager.publish("bnhweb", &[spec.parse().unwrap()]).unwrap();
+    assert_eq!(
+        published.iter().map(|p| (p.host_port, p.container_port)).collect::<Vec<_>>(),
+        vec![(base, 8000), (base + 1, 8001), (base + 2, 8002)]
+    );
+    for i in 0..3u16 {
+        assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], base + i))).unwrap(), format!("r{i}"));
+    }
+    // A host range for one container port: the first free one is taken.
+    let start = free_port_run(3);
+    let _busy = TcpListener::bind(("0.0.0.0", start)).unwrap();
+    let chosen = net.manager.publish("bnhweb", &[format!("{start}-{}:8001", start + 2).parse().unwrap()]).unwrap();
+    assert_eq!(chosen[0].host_port, start + 1);
+    assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], start + 1))).as_deref(), Ok("r1"));
+}
+
+#[test]
+fn dns_forwards_other_names_answers_ptr_and_nxdomain() {
+    let stub = DnsStub::start(Ipv4Addr::new(127, 77, 0, 9), &[("upstream.example", Ipv4Addr::new(198, 51, 100, 7))]);
+    let own = DnsStub::start(Ipv4Addr::new(127, 77, 0, 10), &[("upstream.example", Ipv4Addr::new(198, 51, 100, 8))]);
+    let net = Net::new("bni", 9, vec![stub.addr()]);
+    let network = net.create("dns");
+    let web = net.container("bniweb", &[(&network, opts("web"))]);
+    let client = net.container("bnicli", &[(&network, opts("client"))]);
+
+    assert_eq!(answers(&client.sandbox.nslookup("upstream.example")), vec![Ipv4Addr::new(198, 51, 100, 7)]);
+    assert!(stub.asked().contains(&"upstream.example".to_string()));
+    let missing = client.sandbox.nslookup("missing.example");
+    assert!(missing.contains("NXDOMAIN"), "upstream's NXDOMAIN is relayed: {missing}");
+
+    let reverse = client.sandbox.nslookup(&web.ip().to_string());
+    assert!(reverse.contains("web.berth.internal"), "{reverse}");
+
+    let unknown = client.sandbox.nslookup("nope.berth.internal");
+    assert!(unknown.contains("NXDOMAIN"), "{unknown}");
+    assert!(!stub.asked().iter().any(|n| n.contains("nope")), "names of our domain never go upstream");
+
+    // --dns: this container's other queries go to its own server.
+    let mut options = opts("picky");
+    options.dns_servers = vec![own.addr().ip()];
+    let picky = net.container("bnipick", &[(&network, options)]);
+    assert_eq!(answers(&picky.sandbox.nslookup("upstream.example")), vec![Ipv4Addr::new(198, 51, 100, 8)]);
+    assert_eq!(answers(&picky.sandbox.nslookup("web")), vec![web.ip()], "and container names still resolve");
+}
+
+/// Waits (bounded) until no link called `name` exists.
+fn wait_link_gone(name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Command::new("ip").args(["link", "show", name]).output().unwrap().status.success() {
+        assert!(Instant::now() < deadline, "{name} is still there after 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().unwrap();
+    assert!(output.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn recovery_cleans_leftovers_rebuilds_the_firewall_and_addresses_are_kept() {
+    let net = Net::new("bnj", 10, vec![]);
+    let network = net.create("keep");
+    let web = net.container("bnjweb", &[(&network, opts("web"))]);
+    web.sandbox.serve_http(web.ip(), 8080, "still here");
+    let port = free_port_run(1);
+    net.manager.publish("bnjweb", &[format!("{port}:8080").parse().unwrap()]).unwrap();
+    let lost = net.container("bnjlost", &[(&network, opts("lost"))]);
+    let gone = net.container("bnjgone", &[(&network, opts("gone"))]);
+    let lost_ip = lost.ip();
+
+    // A crash leaves marked links nobody owns, loses the firewall table and a namespace.
+    ip(&["link", "add", "bnjvdead", "type", "veth", "peer", "name", "bnjvdeadp"]);
+    ip(&["link", "set", "bnjvdead", "alias", "berth:bnj:attachment:ghost:nonet"]);
+    ip(&["link", "add", "bnj99", "type", "bridge"]);
+    ip(&["link", "set", "bnj99", "alias", "berth:bnj:network:vanished"]);
+    ip(&["link", "add", "bnjforeign", "type", "bridge"]);
+    assert!(Command::new("nft").args(["delete", "table", "inet", "bnj"]).status().unwrap().success());
+    assert!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).is_err(), "no table, no DNAT");
+    net.manager.remove_netns("bnjlost").unwrap();
+    wait_link_gone(&lost.attachments[0].host_interface);
+
+    let live = HashSet::from(["bnjweb".to_string(), "bnjlost".to_string()]);
+    let report = net.manager.recover(Some(&live)).unwrap();
+    assert_eq!(report.released_containers, vec!["bnjgone".to_string()]);
+    let mut removed = report.removed_links.clone();
+    removed.sort();
+    assert!(removed.contains(&"bnj99".to_string()) && removed.contains(&"bnjvdead".to_string()), "{removed:?}");
+    assert!(!removed.contains(&"bnjforeign".to_string()), "a link without berth's mark is not berth's");
+    assert_eq!(report.deactivated_containers, vec!["bnjlost".to_string()]);
+    ip(&["link", "del", "bnjforeign"]);
+
+    assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).as_deref(), Ok("still here"), "table rebuilt");
+    assert!(!gone.sandbox.netns.exists(), "a dead container's namespace is removed");
+    assert!(net.manager.attachments("bnjgone").unwrap().is_empty(), "and its lease released");
+
+    // The container whose namespace was lost gets its address back.
+    let netns = net.manager.create_netns("bnjlost").unwrap();
+    let again = net.manager.connect("bnjlost", &netns, "keep", &opts("lost")).unwrap();
+    assert_eq!(again.ipv4, lost_ip);
+    net.manager.activate("bnjlost").unwrap();
+    // A second recovery finds nothing to do.
+    let quiet = net.manager.recover(Some(&live)).unwrap();
+    assert_eq!(quiet, berth_network::Recovery::default());
+}
+
+/// The default route inside a namespace, read with `ip -j` (the test's witness).
+fn default_route(netns: &std::path::Path) -> (String, String) {
+    let output = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["ip", "-j", "route", "show", "default"])
+        .output()
+        .unwrap();
+    let routes: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let route = &routes[0];
+    (route["gateway"].as_str().unwrap_or_default().to_string(), route["dev"].as_str().unwrap_or_default().to_string())
+}
+
+fn links_in(netns: &std::path::Path) -> Vec<String> {
+    let output = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["ip", "-j", "link", "show"])
+        .output()
+        .unwrap();
+    let links: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    links.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn networks_are_created_inspected_connected_disconnected_removed_and_pruned() {
+    let net = Net::new("bnk", 11, vec![]);
+    let mut spec = NetworkSpec::named("lab");
+    spec.subnet = Some("10.211.77.0/24".parse().unwrap());
+    spec.gateway = Some("10.211.77.254".parse().unwrap());
+    spec.ip_range = Some("10.211.77.128/25".parse().unwrap());
+    spec.labels.insert("team".into(), "net".into());
+    let lab = net.create_with(spec);
+    let details = net.manager.inspect_network("lab").unwrap();
+    assert_eq!(details.network, lab);
+    assert_eq!(net.manager.inspect_network(&lab.id[..12]).unwrap().network.name, "lab", "by id prefix");
+    let shown = Command::new("ip").args(["-d", "-j", "addr", "show", "dev", &lab.bridge]).output().unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown[0]["addr_info"][0]["local"], "10.211.77.254");
+    assert_eq!(shown[0]["addr_info"][0]["prefixlen"], 24);
+    assert_eq!(shown[0]["ifalias"], format!("berth:bnk:network:{}", lab.id));
+
+    let c1 = net.container("bnkc1", &[(&lab, opts("c1"))]);
+    assert_eq!(c1.ip(), Ipv4Addr::new(10, 211, 77, 128), "the first address of --ip-range");
+    let mut fixed = opts("c2");
+    fixed.ip = Some("10.211.77.200".parse().unwrap());
+    let c2 = net.container("bnkc2", &[(&lab, fixed.clone())]);
+    assert_eq!(c2.ip(), Ipv4Addr::new(10, 211, 77, 200));
+    let netns3 = net.manager.create_netns("bnkc3").unwrap();
+    let taken = net.manager.connect("bnkc3", &netns3, "lab", &ConnectOptions { container_name: "c3".into(), ..fixed });
+    assert!(matches!(taken, Err(NetworkError::AddressTaken { .. })), "{taken:?}");
+    let mut outside = opts("c3");
+    outside.ip = Some("10.99.0.5".parse().unwrap());
+    let err = net.manager.connect("bnkc3", &netns3, "lab", &outside).unwrap_err();
+    assert!(err.to_string().contains("outside the subnet"), "{err}");
+    net.manager.remove_netns("bnkc3").unwrap();
+
+    // A second network: eth1, and the default route stays with the first.
+    let lab2 = net.create("lab2");
+    let second = net.manager.connect("bnkc1", &c1.sandbox.netns, "lab2", &opts("c1")).unwrap();
+    assert_eq!(second.interface, "eth1");
+    assert_eq!(default_route(&c1.sandbox.netns), ("10.211.77.254".to_string(), "eth0".to_string()));
+    assert!(matches!(
+        net.manager.connect("bnkc1", &c1.sandbox.netns, "lab2", &opts("c1")),
+        Err(NetworkError::AlreadyConnected { .. })
+    ));
+
+    // Errors that change nothing.
+    let mut dup = NetworkSpec::named("dup");
+    dup.subnet = Some("10.211.77.0/25".parse().unwrap());
+    let err = net.manager.create_network(&dup).unwrap_err();
+    assert!(err.to_string().contains("overlaps network lab"), "{err}");
+    assert!(matches!(net.manager.create_network(&NetworkSpec::named("lab")), Err(NetworkError::Exists(_))));
+    assert!(
+        net.manager
+            .create_network(&NetworkSpec::named("bad/name"))
+            .unwrap_err()
+            .to_string()
+            .contains("invalid network name")
+    );
+    let err = net.manager.remove_network("lab", false).unwrap_err();
+    assert!(err.to_string().contains("has containers attached (c1, c2)"), "{err}");
+    net.manager.ensure_default_bridge().unwrap();
+    assert!(matches!(net.manager.remove_network("bridge", false), Err(NetworkError::Predefined(_))));
+
+    // Disconnect while running: the interface goes from the namespace and the veth from the host.
+    net.manager.disconnect("bnkc2", "lab").unwrap();
+    assert!(!links_in(&c2.sandbox.netns).contains(&"eth0".to_string()));
+    wait_link_gone(&c2.attachments[0].host_interface);
+    assert!(matches!(net.manager.disconnect("bnkc2", "lab"), Err(NetworkError::NotConnected { .. })));
+
+    net.manager.remove_network("lab", true).unwrap();
+    let left: Vec<String> = net.manager.attachments("bnkc1").unwrap().into_iter().map(|a| a.network).collect();
+    assert_eq!(left, vec!["lab2".to_string()]);
+    assert!(!links_in(&c1.sandbox.netns).contains(&"eth0".to_string()));
+
+    // Prune: only unused networks matching the filter.
+    let mut labelled = NetworkSpec::named("p1");
+    labelled.labels.insert("team".into(), "net".into());
+    net.create_with(labelled);
+    net.create("p2");
+    assert_eq!(net.manager.prune_networks(&["team=net".to_string()]).unwrap(), vec!["p1".to_string()]);
+    let mut names: Vec<String> = net.manager.list_networks().unwrap().into_iter().map(|n| n.name).collect();
+    names.sort();
+    assert_eq!(names, vec!["bridge", "lab2", "p2"]);
+    assert_eq!(
+        net.manager.prune_networks(&[]).unwrap(),
+        vec!["p2".to_string()],
+        "lab2 is in use, bridge is predefined"
+    );
+    let _ = lab2;
+}
