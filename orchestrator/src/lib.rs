@@ -2,6 +2,8 @@
 //!
 //! The binary in `main.rs` only parses arguments and prints; the work lives here.
 
+pub mod api;
 pub mod cli;
 pub mod compose;
+pub mod daemon;
 pub mod reconcile;

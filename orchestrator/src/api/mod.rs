@@ -1,0 +1,32 @@
+//! The daemon's API: HTTP/1.1 with JSON bodies on a Unix socket, under
+//! versioned paths (`/v1/...`). The message types here are shared by the
+//! server (`crate::daemon`) and the client the CLI uses ([`client`]).
+
+pub mod client;
+
+use std::path::PathBuf;
+
+use berth_runtime::store::Root;
+use serde::{Deserialize, Serialize};
+
+/// The path prefix of this version of the API.
+pub const PREFIX: &str = "/v1";
+
+/// `<run>/berth.sock`.
+pub fn socket_path(root: &Root) -> PathBuf {
+    root.run().join("berth.sock")
+}
+
+/// `GET /v1/version`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub version: String,
+    pub pid: u32,
+    pub root: PathBuf,
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub message: String,
+}

@@ -1,0 +1,23 @@
+//! `berth daemon`: run the API server and the reconciler in the foreground.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use berth_runtime::store::Root;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {}
+
+pub fn run(_args: DaemonArgs) -> anyhow::Result<ExitCode> {
+    // Leave the session of whoever started us, so their terminal's signals do
+    // not reach the daemon (it fails harmlessly when we already lead one).
+    let _ = nix::unistd::setsid();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::daemon::run(Root::from_env())).context("the berth daemon failed")?;
+    Ok(ExitCode::SUCCESS)
+}
