@@ -249,23 +249,51 @@ impl Layout {
 
     /// Pushes `tag` of this layout to `destination` (`127.0.0.1:PORT/name:tag`) with skopeo, digests unchanged.
     pub fn push(&self, tag: &str, destination: &str) {
-        let output = Command::new("skopeo")
-            .args(["copy", "--all", "--preserve-digests", "--quiet", "--dest-tls-verify=false"])
-            .arg(format!("oci:{}:{tag}", self.dir.path().display()))
-            .arg(format!("docker://{destination}"))
-            .output()
-            .expect("skopeo runs (Debian's skopeo; .ci/run installs it)");
-        assert!(
-            output.status.success(),
-            "skopeo copy to {destination} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        skopeo_copy(&format!("oci:{}:{tag}", self.dir.path().display()), destination, None);
     }
 }
 
-/// Pushes one image to `destination` through a layout of its own.
+/// Pushes one image to `destination` with skopeo: from an OCI layout, or for
+/// Docker schema 2 from skopeo's `dir:` layout (its OCI reader takes only OCI manifests).
 pub fn push(image: &Image, destination: &str) {
-    let mut layout = Layout::new();
-    layout.add_image(image, "push");
-    layout.push("push", destination);
+    push_as(image, destination, None);
+}
+
+/// [`push`] to a registry that wants credentials (`user:password`).
+pub fn push_with_credentials(image: &Image, destination: &str, credentials: &str) {
+    push_as(image, destination, Some(credentials));
+}
+
+fn push_as(image: &Image, destination: &str, credentials: Option<&str>) {
+    if image.format == Format::Oci {
+        let mut layout = Layout::new();
+        layout.add_image(image, "push");
+        skopeo_copy(&format!("oci:{}:push", layout.path().display()), destination, credentials);
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("berth-dir-").tempdir().unwrap();
+    std::fs::write(dir.path().join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    std::fs::write(dir.path().join("manifest.json"), &image.manifest).unwrap();
+    for blob in image.layers.iter().map(|l| &l.blob).chain([&image.config]) {
+        std::fs::write(dir.path().join(sha256(blob).strip_prefix("sha256:").unwrap()), blob).unwrap();
+    }
+    skopeo_copy(&format!("dir:{}", dir.path().display()), destination, credentials);
+}
+
+fn skopeo_copy(source: &str, destination: &str, credentials: Option<&str>) {
+    let mut command = Command::new("skopeo");
+    command.args(["copy", "--all", "--preserve-digests", "--quiet", "--dest-tls-verify=false"]);
+    if let Some(credentials) = credentials {
+        command.args(["--dest-creds", credentials]);
+    }
+    let output = command
+        .arg(source)
+        .arg(format!("docker://{destination}"))
+        .output()
+        .expect("skopeo runs (Debian's skopeo; .ci/run installs it)");
+    assert!(
+        output.status.success(),
+        "skopeo copy to {destination} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

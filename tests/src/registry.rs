@@ -34,7 +34,7 @@ pub struct Registry {
     child: Child,
     dir: tempfile::TempDir,
     addr: SocketAddr,
-    _token: Option<TokenServer>,
+    token: Option<TokenServer>,
 }
 
 /// One line of the registry's access log.
@@ -71,7 +71,7 @@ impl Registry {
             .stderr(stderr)
             .spawn()
             .expect("docker-registry runs (install Debian's docker-registry; .ci/run does)");
-        let registry = Registry { child, dir, addr, _token: token };
+        let registry = Registry { child, dir, addr, token };
         registry.wait_ready();
         registry
     }
@@ -106,6 +106,11 @@ impl Registry {
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
         self.storage().join("docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+    }
+
+    /// Requests the token server answered (0 without token auth).
+    pub fn token_requests(&self) -> usize {
+        self.token.as_ref().map_or(0, TokenServer::requests)
     }
 
     pub fn server_log(&self) -> String {

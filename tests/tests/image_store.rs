@@ -2,7 +2,9 @@
 //! what the CLI suite (images.rs) cannot see from outside — layer sharing,
 //! reference counts, and recovery from a pull stopped half-way.
 
-use berth_runtime::image::{ImageStore, PullOptions, Reference, Silent};
+use std::collections::HashSet;
+
+use berth_runtime::image::{Digest, ImageStore, PullOptions, Reference, Removed, Silent};
 use berth_runtime::store::Root;
 use berth_tests::images::{self, Compression, Image, Layer};
 use berth_tests::registry::Registry;
@@ -51,4 +53,25 @@ fn pulls_an_image_and_resolves_it() {
     assert_eq!(registry.blob_gets(&image.layers[0].digest), before, "the shared base layer is not fetched again");
     let app = s.store.image(&app.id).unwrap();
     assert_eq!(app.layer_dirs[0], resolved.layer_dirs[0]);
+
+    // Reference counts: the base layer is used by both images, then by one, then by none.
+    let base: Digest = image.layers[0].diff_id.parse().unwrap();
+    assert_eq!(s.store.layer_references(&base).unwrap(), 2);
+    let none = HashSet::new();
+    s.store.remove(&registry.reference("app:1"), false, &none).unwrap();
+    assert_eq!(s.store.layer_references(&base).unwrap(), 1);
+    assert!(resolved.layer_dirs[0].is_dir());
+    // An image a container uses is kept, and with -f only loses its names.
+    let in_use: HashSet<String> = [image.id()].into_iter().collect();
+    let err = s.store.remove(&registry.reference("busybox:1"), false, &in_use).unwrap_err();
+    assert!(err.to_string().contains("used by a container"), "{err}");
+    let done = s.store.remove(&registry.reference("busybox:1"), true, &in_use).unwrap();
+    assert!(done.iter().all(|d| matches!(d, Removed::Untagged(_))), "{done:?}");
+    assert!(resolved.layer_dirs[0].is_dir(), "the container's layers stay");
+    assert_eq!(s.store.layer_references(&base).unwrap(), 1);
+    // Once no container uses it, prune takes the dangling image and its layer.
+    let report = s.store.prune(false, &none).unwrap();
+    assert!(report.removed.contains(&Removed::Deleted(image.id().parse().unwrap())), "{report:?}");
+    assert_eq!(s.store.layer_references(&base).unwrap(), 0);
+    assert!(!resolved.layer_dirs[0].exists());
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and printing only; the work is in the library.
 
 mod compose;
+mod image;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,26 @@ pub struct Cli {
 pub enum Command {
     /// Define and run multi-container applications.
     Compose(compose::ComposeArgs),
+    /// Download an image from a registry.
+    Pull(image::PullArgs),
+    /// Upload an image to a registry.
+    Push(image::PushArgs),
+    /// List images.
+    Images(image::ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(image::TagArgs),
+    /// Remove one or more images.
+    Rmi(image::RmiArgs),
+    /// Manage images.
+    Image(image::ImageArgs),
+    /// Save one or more images to a tar archive.
+    Save(image::SaveArgs),
+    /// Load images from a tar archive.
+    Load(image::LoadArgs),
+    /// Log in to a registry.
+    Login(image::LoginArgs),
+    /// Log out from a registry.
+    Logout(image::LogoutArgs),
 }
 
 /// Logs go to stderr; warnings are on by default, as compose prints them.
@@ -43,5 +64,15 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Compose(args) => compose::run(args),
+        Command::Pull(args) => image::pull(args),
+        Command::Push(args) => image::push(args),
+        Command::Images(args) => image::images(args),
+        Command::Tag(args) => image::tag(args),
+        Command::Rmi(args) => image::rmi(args),
+        Command::Image(args) => image::run_image(args),
+        Command::Save(args) => image::save(args),
+        Command::Load(args) => image::load(args),
+        Command::Login(args) => image::login(args),
+        Command::Logout(args) => image::logout(args),
     }
 }

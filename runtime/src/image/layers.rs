@@ -26,6 +26,12 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 }
 
 impl ImageStore {
+    /// How many images use the layer `chain_id` (its reference count); 0 for an unknown layer.
+    pub fn layer_references(&self, chain_id: &Digest) -> Result<u64, ImageError> {
+        let db = self.db();
+        records::layer_refcount(db.conn(), chain_id)
+    }
+
     /// The layer's row if it is unpacked. A directory without a row (a crash
     /// between rename and record) is adopted: it was complete before its rename.
     pub(crate) fn present_layer(&self, chain_id: &Digest, diff_id: &Digest) -> Result<Option<LayerRow>, ImageError> {
@@ -35,7 +41,7 @@ impl ImageStore {
         match (row, dir.is_dir()) {
             (Some(row), true) => Ok(Some(row)),
             (None, true) => {
-                let size = dir_size(&dir);
+                let size = disk_bytes(&dir);
                 let row = LayerRow { chain_id: chain_id.clone(), diff_id: diff_id.clone(), size, blob_digest: None };
                 records::record_layer(db.conn(), &row)?;
                 Ok(Some(row))
@@ -92,21 +98,13 @@ impl ImageStore {
     }
 }
 
-/// Bytes of regular files under `dir` (for a layer adopted without a record).
-fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(entry.path()),
-                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
-                _ => {}
-            }
-        }
+/// Bytes of regular files under `path`, or of `path` itself if it is a file.
+pub(crate) fn disk_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
     }
-    total
+    std::fs::read_dir(path).map_or(0, |entries| entries.flatten().map(|e| disk_bytes(&e.path())).sum())
 }
 
 #[cfg(test)]

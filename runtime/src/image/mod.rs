@@ -5,20 +5,27 @@
 //! unpacked layers under `<root>/layers/<chain-id hex>`, metadata in the
 //! "images" tables of `<root>/berth.db`.
 
+mod commit;
 mod content;
 mod digest;
 mod error;
 mod layers;
+mod list;
+mod load;
+mod local;
 mod manifest;
 mod platform;
 mod progress;
+mod prune;
 mod pull;
-// Some queries serve verbs still being written (issue 3).
-#[allow(dead_code)]
+mod push;
 mod records;
 mod reference;
 pub mod registry;
+mod remove;
+mod save;
 mod schema;
+mod tag;
 mod unpack;
 
 use std::path::PathBuf;
@@ -27,11 +34,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use content::ContentStore;
 pub use digest::{Digest, DigestError, Hasher, HashingReader};
 pub use error::ImageError;
+pub use list::{ImageSummary, rfc3339};
+pub use load::Loaded;
 pub use platform::Platform;
 pub use progress::{Event, LayerState, Progress, Silent};
+pub use prune::PruneReport;
 pub use pull::{PullOptions, Pulled};
+pub use push::Pushed;
 pub use reference::{Reference, ReferenceError};
 pub use registry::RegistryOptions;
+pub use remove::{Removed, short};
 pub use schema::MIGRATION;
 pub use unpack::{UnpackError, Unpacked, unpack};
 

@@ -50,6 +50,15 @@ fn digest_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Dige
     text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
 }
 
+fn ref_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RefRow> {
+    let kind: String = row.get(2)?;
+    Ok(RefRow {
+        name: row.get(0)?,
+        image_id: digest_column(row, 1)?,
+        kind: if kind == "digest" { RefKind::Digest } else { RefKind::Tag },
+    })
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -132,16 +141,7 @@ pub fn image_refs(conn: &Connection, id: &Digest) -> Result<Vec<RefRow>> {
     let mut stmt = conn
         .prepare_cached("SELECT name, image_id, kind FROM image_refs WHERE image_id = ?1 ORDER BY name")
         .map_err(ImageError::sql("reading an image's names"))?;
-    let rows = stmt
-        .query_map(params![id.to_string()], |r| {
-            let kind: String = r.get(2)?;
-            Ok(RefRow {
-                name: r.get(0)?,
-                image_id: digest_column(r, 1)?,
-                kind: if kind == "digest" { RefKind::Digest } else { RefKind::Tag },
-            })
-        })
-        .map_err(ImageError::sql("reading an image's names"))?;
+    let rows = stmt.query_map(params![id.to_string()], ref_row).map_err(ImageError::sql("reading an image's names"))?;
     rows.collect::<rusqlite::Result<_>>().map_err(ImageError::sql("reading an image's names"))
 }
 
@@ -264,6 +264,53 @@ pub fn insert_image(conn: &Connection, image: &NewImage<'_>) -> Result<()> {
         .map_err(ImageError::sql(ctx))?;
     }
     Ok(())
+}
+
+/// Counts `digest` among the blobs `image_id` holds.
+pub fn hold_blob(conn: &Connection, image_id: &Digest, digest: &Digest) -> Result<()> {
+    conn.execute(
+        "INSERT INTO image_blobs (image_id, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![image_id.to_string(), digest.to_string()],
+    )
+    .map_err(ImageError::sql("recording a blob of an image"))?;
+    Ok(())
+}
+
+/// Makes `digest` the manifest push and save use for `image_id`.
+pub fn set_manifest(conn: &Connection, image_id: &Digest, digest: &Digest) -> Result<()> {
+    conn.execute(
+        "UPDATE images SET manifest_digest = ?2 WHERE id = ?1",
+        params![image_id.to_string(), digest.to_string()],
+    )
+    .map_err(ImageError::sql("recording an image's manifest"))?;
+    Ok(())
+}
+
+/// Names of every image, for listing.
+pub fn all_refs(conn: &Connection) -> Result<Vec<RefRow>> {
+    let mut stmt = conn
+        .prepare("SELECT name, image_id, kind FROM image_refs ORDER BY name")
+        .map_err(ImageError::sql("listing names"))?;
+    let rows = stmt.query_map([], ref_row).map_err(ImageError::sql("listing names"))?;
+    rows.collect::<rusqlite::Result<_>>().map_err(ImageError::sql("listing names"))
+}
+
+/// When a name was last pointed at its image (unix seconds).
+pub fn last_tag_time(conn: &Connection, image_id: &Digest) -> Result<Option<i64>> {
+    conn.query_row("SELECT max(tagged_at) FROM image_refs WHERE image_id = ?1", params![image_id.to_string()], |r| {
+        r.get(0)
+    })
+    .map_err(ImageError::sql("reading tag times"))
+}
+
+/// Every chain ID and blob digest the tables know, for finding strays on disk.
+pub fn known_layers_and_blobs(conn: &Connection) -> Result<(Vec<String>, Vec<String>)> {
+    let column = |sql: &str| -> Result<Vec<String>> {
+        let mut stmt = conn.prepare(sql).map_err(ImageError::sql("listing content"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(ImageError::sql("listing content"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(ImageError::sql("listing content"))
+    };
+    Ok((column("SELECT chain_id FROM image_layer_store")?, column("SELECT digest FROM image_content")?))
 }
 
 pub fn delete_image(conn: &Connection, id: &Digest) -> Result<()> {

@@ -77,19 +77,22 @@ pub async fn ensure(
 
 /// The blob is kept but the layer is not unpacked (it was removed, or a pull stopped in between).
 async fn unpack_local(store: &ImageStore, job: &LayerJob) -> Result<LayerRow, ImageError> {
+    let (store, job) = (store.clone(), job.clone());
+    tokio::task::spawn_blocking(move || unpack_kept(&store, &job))
+        .await
+        .map_err(|e| ImageError::Invalid(format!("the unpacking thread failed: {e}")))?
+}
+
+/// Unpacks a layer from its blob in the content store, checking the blob's digest as it is read.
+pub fn unpack_kept(store: &ImageStore, job: &LayerJob) -> Result<LayerRow, ImageError> {
     let tmp = store.layer_tmp()?;
     let path = store.content().path(&job.blob.digest);
-    let dest = tmp.path().to_owned();
-    let (unpacked, digest) = tokio::task::spawn_blocking(move || -> Result<(Unpacked, Digest), ImageError> {
-        let file = std::fs::File::open(&path).map_err(|source| ImageError::io("cannot read blob", &path, source))?;
-        let mut hashing = HashingReader::new(file);
-        let unpacked = unpack_blob(&mut hashing, &dest)?;
-        std::io::copy(&mut hashing, &mut std::io::sink())
-            .map_err(|source| ImageError::io("cannot read blob", &path, source))?;
-        Ok((unpacked, hashing.finish().0))
-    })
-    .await
-    .map_err(|e| ImageError::Invalid(format!("the unpacking thread failed: {e}")))??;
+    let file = std::fs::File::open(&path).map_err(|source| ImageError::io("cannot read blob", &path, source))?;
+    let mut hashing = HashingReader::new(file);
+    let unpacked = unpack_blob(&mut hashing, tmp.path())?;
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(|source| ImageError::io("cannot read blob", &path, source))?;
+    let (digest, _, _) = hashing.finish();
     if digest != job.blob.digest {
         return Err(ImageError::Corrupt(format!("blob {} has digest {digest}", job.blob.digest)));
     }

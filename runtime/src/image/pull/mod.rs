@@ -8,16 +8,17 @@ mod stream;
 
 use futures_util::{StreamExt, TryStreamExt};
 
-pub use layer::{Fetched, LayerJob};
+pub use layer::{Fetched, LayerJob, unpack_kept};
 
 use super::ImageStore;
+use super::commit::NewImageParts;
 use super::digest::Digest;
 use super::error::ImageError;
 use super::layers::chain_ids;
 use super::manifest::{self, BlobRef, ImageManifestInfo, Manifest};
 use super::platform::Platform;
 use super::progress::{Event, Progress};
-use super::records::{self, NewImage};
+use super::records;
 use super::reference::Reference;
 use super::registry::{Registry, RegistryOptions};
 
@@ -93,7 +94,7 @@ impl ImageStore {
             }
         };
         let config = self.config(registry, repository, &image_manifest.config).await?;
-        let jobs = layer_jobs(&image_manifest, &config, &what)?;
+        let jobs = layer_jobs(&image_manifest, &config.parsed, &what)?;
         check_platform(&config, options.platform.as_ref(), &what);
 
         let results: Vec<(records::LayerRow, Fetched)> = futures_util::stream::iter(jobs.iter())
@@ -103,14 +104,20 @@ impl ImageStore {
             .await?;
 
         let id = image_manifest.config.digest.clone();
-        let manifest_digest = blobs.last().map(|(d, _, _)| d.clone()).expect("a manifest");
-        for (digest, bytes, _) in &blobs {
-            self.content().write(digest, bytes)?;
-        }
-        self.content().write(&id, &config.bytes)?;
         let downloaded = results.iter().any(|(_, fetched)| *fetched != Fetched::AlreadyPresent);
-        let moved =
-            self.record_pull(reference, &id, &top_digest, &manifest_digest, &blobs, &image_manifest, &results)?;
+        let layers: Vec<records::LayerRow> = results.into_iter().map(|(row, _)| row).collect();
+        let mut names = vec![reference.with_digest(top_digest.clone())];
+        if reference.digest().is_none() {
+            names.push(reference.clone());
+        }
+        let moved = self.commit_image(&NewImageParts {
+            manifests: &blobs,
+            config: &image_manifest.config,
+            config_bytes: &config.bytes,
+            layer_blobs: &image_manifest.layers,
+            layers: &layers,
+            names: &names,
+        })?;
         Ok(Pulled { id, digest: top_digest, reference: reference.clone(), changed: downloaded || moved })
     }
 
@@ -164,57 +171,6 @@ impl ImageStore {
             .map_err(|e| ImageError::Manifest(format!("the image config {} is invalid: {e}", blob.digest)))?;
         Ok(Config { bytes, parsed })
     }
-
-    /// One transaction: the blobs, the image, its layers and names. Returns whether a name moved.
-    #[allow(clippy::too_many_arguments)]
-    fn record_pull(
-        &self,
-        reference: &Reference,
-        id: &Digest,
-        top_digest: &Digest,
-        manifest_digest: &Digest,
-        manifests: &[(Digest, Vec<u8>, String)],
-        image_manifest: &ImageManifestInfo,
-        layers: &[(records::LayerRow, Fetched)],
-    ) -> Result<bool, ImageError> {
-        let mut db = self.db();
-        let tx = db.conn_mut().transaction().map_err(ImageError::sql("recording a pull"))?;
-        let mut held: Vec<Digest> = Vec::new();
-        for (digest, bytes, media_type) in manifests {
-            records::record_blob(&tx, digest, bytes.len() as u64, media_type)?;
-            held.push(digest.clone());
-        }
-        let config = &image_manifest.config;
-        records::record_blob(&tx, &config.digest, config.size, &config.media_type)?;
-        held.push(config.digest.clone());
-        for layer in &image_manifest.layers {
-            if records::has_blob(&tx, &layer.digest)? {
-                held.push(layer.digest.clone());
-            }
-        }
-        let chain: Vec<Digest> = layers.iter().map(|(row, _)| row.chain_id.clone()).collect();
-        for chain_id in &chain {
-            // A concurrent rmi or prune may have freed a layer between its check and now.
-            if records::layer(&tx, chain_id)?.is_none() {
-                return Err(ImageError::Invalid(format!(
-                    "layer {chain_id} was removed while the pull ran; pull again"
-                )));
-            }
-        }
-        let size = layers.iter().map(|(row, _)| row.size).sum();
-        records::insert_image(&tx, &NewImage { id, manifest_digest, chain: &chain, blobs: &held, size })?;
-        let mut moved = false;
-        let mut names = vec![reference.with_digest(top_digest.clone())];
-        if reference.digest().is_none() {
-            names.push(reference.clone());
-        }
-        for name in &names {
-            moved |= records::image_for_ref(&tx, name)?.as_ref() != Some(id);
-            records::set_ref(&tx, name, id)?;
-        }
-        tx.commit().map_err(ImageError::sql("recording a pull"))?;
-        Ok(moved)
-    }
 }
 
 /// A config blob and its parsed form.
@@ -223,9 +179,13 @@ struct Config {
     parsed: oci_spec::image::ImageConfiguration,
 }
 
-fn layer_jobs(manifest: &ImageManifestInfo, config: &Config, what: &str) -> Result<Vec<LayerJob>, ImageError> {
+/// The layers of an image, with the diff IDs and chain IDs its config gives them.
+pub(crate) fn layer_jobs(
+    manifest: &ImageManifestInfo,
+    config: &oci_spec::image::ImageConfiguration,
+    what: &str,
+) -> Result<Vec<LayerJob>, ImageError> {
     let diff_ids = config
-        .parsed
         .rootfs()
         .diff_ids()
         .iter()

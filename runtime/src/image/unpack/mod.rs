@@ -19,7 +19,8 @@ use tar::EntryType;
 
 use super::digest::{Digest, HashingReader};
 use meta::Meta;
-use path::{Dirs, EntryPath};
+use path::Dirs;
+pub(crate) use path::EntryPath;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
