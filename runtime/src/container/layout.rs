@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use super::id::ContainerId;
 use crate::store::Root;
 
+pub const CONTAINER_JSON: &str = "container.json";
+pub const HOSTS: &str = "hosts";
+pub const RESOLV_CONF: &str = "resolv.conf";
+pub const HOSTNAME: &str = "hostname";
+
 /// The files of one container.
 #[derive(Debug, Clone)]
 pub struct ContainerDir {
@@ -28,7 +33,7 @@ impl ContainerDir {
 
     /// The recorded [`super::config::ContainerConfig`], for the monitor (which does not open the database).
     pub fn container_json(&self) -> PathBuf {
-        self.dir.join("container.json")
+        self.dir.join(CONTAINER_JSON)
     }
 
     /// The OCI bundle is the container directory: `config.json` and `rootfs/`.
@@ -86,15 +91,15 @@ impl ContainerDir {
     }
 
     pub fn hosts(&self) -> PathBuf {
-        self.dir.join("hosts")
+        self.dir.join(HOSTS)
     }
 
     pub fn resolv_conf(&self) -> PathBuf {
-        self.dir.join("resolv.conf")
+        self.dir.join(RESOLV_CONF)
     }
 
     pub fn hostname(&self) -> PathBuf {
-        self.dir.join("hostname")
+        self.dir.join(HOSTNAME)
     }
 
     /// libcontainer's own state for this container (under the run directory:

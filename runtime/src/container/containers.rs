@@ -1,0 +1,88 @@
+//! The handle the verbs hang off: a state root, its database, and how to
+//! run berth's helper processes (the monitor and `exec`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::error::ContainerError;
+use super::layout::ContainerDir;
+use super::records::{self, ContainerRecord, MIGRATION};
+use super::state::State;
+use crate::store::{Db, Root};
+
+/// How to start `berth internal <subcommand> ...`: the berth binary, normally.
+#[derive(Debug, Clone)]
+pub struct HelperCommand {
+    pub program: PathBuf,
+    /// Arguments before the subcommand (`internal`).
+    pub args: Vec<OsString>,
+}
+
+impl HelperCommand {
+    /// This very binary, for the `berth` CLI and daemon.
+    pub fn current_exe() -> Result<HelperCommand, ContainerError> {
+        let program = std::env::current_exe()
+            .map_err(|e| ContainerError::Internal(format!("cannot find the berth binary: {e}")))?;
+        Ok(HelperCommand { program, args: vec!["internal".into()] })
+    }
+
+    pub(crate) fn command(&self, subcommand: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args).arg(subcommand);
+        command
+    }
+}
+
+/// The containers of one state root. Every operation works from any process:
+/// all state is on disk and with the monitors, none in this value.
+#[derive(Debug)]
+pub struct Containers {
+    pub(crate) root: Root,
+    pub(crate) db: Db,
+    pub(crate) helper: HelperCommand,
+}
+
+impl Containers {
+    /// Opens the containers of `root`, running monitors with this binary.
+    pub fn open(root: &Root) -> Result<Containers, ContainerError> {
+        Containers::open_with(root, HelperCommand::current_exe()?)
+    }
+
+    /// Opens the containers of `root`, running monitors with `helper`.
+    pub fn open_with(root: &Root, helper: HelperCommand) -> Result<Containers, ContainerError> {
+        for dir in [root.containers(), root.volumes()] {
+            std::fs::create_dir_all(&dir).map_err(|e| ContainerError::io("cannot create", dir, e))?;
+        }
+        let db = Db::open(&root.db(), &[MIGRATION])?;
+        Ok(Containers { root: root.clone(), db, helper })
+    }
+
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// Finds a container by full ID, name or unique ID prefix.
+    pub fn lookup(&self, reference: &str) -> Result<ContainerRecord, ContainerError> {
+        records::lookup(&self.db, reference)
+    }
+
+    /// Every container, newest first.
+    pub fn all(&self) -> Result<Vec<ContainerRecord>, ContainerError> {
+        records::list(&self.db)
+    }
+
+    pub(crate) fn dir(&self, record: &ContainerRecord) -> ContainerDir {
+        ContainerDir::new(&self.root, &record.id)
+    }
+
+    /// The runtime state of a container.
+    pub fn state(&self, record: &ContainerRecord) -> Result<State, ContainerError> {
+        let dir = self.dir(record);
+        State::load(&dir).map_err(|e| ContainerError::io("cannot read", dir.state_json(), e))
+    }
+
+    /// Whether any container uses the image `image_id` (images in use are not removed).
+    pub fn image_in_use(&self, image_id: &str) -> Result<bool, ContainerError> {
+        records::image_in_use(&self.db, image_id)
+    }
+}

@@ -1,0 +1,100 @@
+//! `rm`: removing a container and everything it had.
+
+use std::collections::BTreeSet;
+
+use super::cgroup::{CgroupSetup, ContainerCgroup};
+use super::config::ContainerConfig;
+use super::containers::Containers;
+use super::error::ContainerError;
+use super::id::ContainerId;
+use super::layout::ContainerDir;
+use super::mounts::MountSource;
+use super::records::{self, MIGRATION};
+use super::state::State;
+use super::{rootfs, volumes};
+use crate::store::{Db, Root};
+
+/// `rm` options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemoveOptions {
+    /// `-f`: kill a running container first.
+    pub force: bool,
+    /// `-v`: remove its anonymous volumes too.
+    pub volumes: bool,
+}
+
+impl Containers {
+    /// Removes a container. A running one is refused unless `force`.
+    pub fn remove(&mut self, reference: &str, options: RemoveOptions) -> Result<ContainerId, ContainerError> {
+        let record = self.lookup(reference)?;
+        let dir = self.dir(&record);
+        let state = State::load(&dir).map_err(|e| ContainerError::io("cannot read", dir.state_json(), e))?;
+        if state.is_running() {
+            if !options.force {
+                return Err(ContainerError::RemoveRunning(record.name.clone()));
+            }
+            self.kill_and_wait(&record)?;
+        }
+        remove_all(&self.root, &record.id, &record.config, options.volumes)?;
+        Ok(record.id)
+    }
+}
+
+/// Removes everything of a stopped container: what a dead monitor may have
+/// left (runtime state, cgroup, mount), its directory, its anonymous volumes
+/// if asked (unless another container uses them), and last its record.
+/// Keeps going past errors and reports them all.
+pub(crate) fn remove_all(
+    root: &Root,
+    id: &ContainerId,
+    config: &ContainerConfig,
+    anonymous_volumes: bool,
+) -> Result<(), ContainerError> {
+    let dir = ContainerDir::new(root, id);
+    let mut errors = Vec::new();
+    super::monitor::clear_stale_runtime_state(&dir);
+    if let Ok(setup) = CgroupSetup::detect()
+        && let Ok(cgroup) = ContainerCgroup::locate(setup, id)
+    {
+        for leftover in cgroup.existing_dirs() {
+            if let Err(e) = std::fs::remove_dir(&leftover) {
+                errors.push(format!("cannot remove cgroup {}: {e}", leftover.display()));
+            }
+        }
+    }
+    if let Err(e) = rootfs::unmount(&dir.rootfs()) {
+        errors.push(format!("cannot unmount {}: {e}", dir.rootfs().display()));
+    }
+    match std::fs::remove_dir_all(dir.path()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            errors.push(format!("cannot remove {}: {e}", dir.path().display()))
+        }
+        _ => {}
+    }
+    let mut db = Db::open(&root.db(), &[MIGRATION])?;
+    if anonymous_volumes {
+        let others: BTreeSet<String> = records::list(&db)?
+            .into_iter()
+            .filter(|other| &other.id != id)
+            .flat_map(|other| other.config.mounts)
+            .filter_map(|mount| match mount.source {
+                MountSource::Volume { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        for mount in &config.mounts {
+            if let MountSource::Volume { name, anonymous: true, .. } = &mount.source
+                && !others.contains(name)
+                && let Err(e) = volumes::remove(root, name)
+            {
+                errors.push(format!("cannot remove volume {name}: {e}"));
+            }
+        }
+    }
+    if errors.is_empty() {
+        records::delete(&mut db, id)?;
+        Ok(())
+    } else {
+        Err(ContainerError::Internal(format!("removing container {id}: {}", errors.join("; "))))
+    }
+}
