@@ -34,6 +34,8 @@ mod sysctl;
 pub use config::{DnsLauncher, NetworkConfig, Upstreams};
 pub use dns::{DnsControlError, DnsFileError};
 pub use error::NetworkError;
+/// Subnets in the public API are ipnet's.
+pub use ipnet::Ipv4Net;
 pub use manager::{NetworkManager, Recovery};
 pub use model::{
     Attachment, ConnectOptions, ContainerLink, DEFAULT_NETWORK, HostsOptions, Network, NetworkDetails, NetworkSpec,

@@ -132,6 +132,35 @@ impl Net {
         HostAddress::add(&format!("{}addr", self.prefix), Ipv4Addr::new(198, 19, self.k, 1))
     }
 
+    /// `berth ARGS` on this test's state, prefix, pool, and no upstream DNS.
+    fn berth(&self, args: &[&str]) -> std::process::Output {
+        Command::new(berth_tests::berth::berth_bin())
+            .env("BERTH_ROOT", self.dir.path().join("root"))
+            .env("BERTH_RUN", self.dir.path().join("run"))
+            .env("HOME", self.dir.path())
+            .env("BERTH_NETWORK_PREFIX", self.prefix)
+            .env("BERTH_NETWORK_POOL", self.manager.config().pool.to_string())
+            .env("BERTH_DNS_UPSTREAMS", "")
+            .env_remove("BERTH_LOG")
+            .args(args)
+            .output()
+            .expect("berth runs")
+    }
+
+    /// `berth ARGS`, which must succeed: its stdout.
+    fn berth_ok(&self, args: &[&str]) -> String {
+        let output = self.berth(args);
+        assert!(output.status.success(), "berth {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `berth ARGS`, which must fail: its stderr.
+    fn berth_err(&self, args: &[&str]) -> String {
+        let output = self.berth(args);
+        assert!(!output.status.success(), "berth {args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8(output.stderr).unwrap()
+    }
+
     fn nft_list(&self) -> String {
         let output = Command::new("nft").args(["list", "table", "inet", self.prefix]).output().unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -571,4 +600,61 @@ fn networks_are_created_inspected_connected_disconnected_removed_and_pruned() {
         "lab2 is in use, bridge is predefined"
     );
     let _ = lab2;
+}
+
+#[test]
+fn the_network_cli_creates_lists_inspects_removes_and_prunes() {
+    let net = Net::new("bnl", 12, vec![]);
+    let listed = net.berth_ok(&["network", "ls"]);
+    assert!(listed.starts_with("NETWORK ID"), "{listed}");
+    assert!(listed.lines().any(|l| l.contains(" bridge ") && l.ends_with("10.212.0.0/24")), "{listed}");
+
+    let id = net.berth_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.212.50.0/24",
+        "--gateway",
+        "10.212.50.9",
+        "--ip-range",
+        "10.212.50.128/25",
+        "--label",
+        "team=net",
+        "--opt",
+        "mtu=1400",
+        "web",
+    ]);
+    assert!(id.trim().len() == 64 && id.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert!(net.berth_err(&["network", "create", "web"]).contains("network web already exists"));
+    assert!(net.berth_err(&["network", "create", "--subnet", "10.212.50.0/25", "x"]).contains("overlaps network web"));
+    assert!(net.berth_err(&["network", "create", "-d", "macvlan", "y"]).contains("only the bridge driver"));
+    assert!(net.berth_err(&["network", "create", "--opt", "mtu=big", "z"]).contains("--opt mtu=big"));
+
+    let inspected: serde_json::Value = serde_json::from_str(&net.berth_ok(&["network", "inspect", "web"])).unwrap();
+    let web = &inspected[0];
+    assert_eq!(web["Id"], id.trim());
+    assert_eq!(web["IPAM"]["Config"][0]["Subnet"], "10.212.50.0/24");
+    assert_eq!(web["IPAM"]["Config"][0]["Gateway"], "10.212.50.9");
+    assert_eq!(web["IPAM"]["Config"][0]["IPRange"], "10.212.50.128/25");
+    assert_eq!(web["Labels"]["team"], "net");
+    let bridge = web["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_string();
+    let link = Command::new("ip").args(["-j", "link", "show", &bridge]).output().unwrap();
+    let link: serde_json::Value = serde_json::from_slice(&link.stdout).unwrap();
+    assert_eq!(link[0]["mtu"], 1400);
+    assert!(net.berth_err(&["network", "inspect", "nope"]).contains("network nope not found"));
+
+    // The DNS server for web was started from the berth binary itself.
+    let pid = std::fs::read_to_string(net.scratch().join("run/dns/server.pid")).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap();
+    assert!(String::from_utf8_lossy(&cmdline).contains("__dns-server"), "{cmdline:?}");
+
+    assert_eq!(net.berth_ok(&["network", "ls", "-q"]).lines().count(), 2);
+    let filtered = net.berth_ok(&["network", "ls", "--filter", "label=team=net"]);
+    assert_eq!(filtered.lines().skip(1).map(|l| l.split_whitespace().nth(1).unwrap()).collect::<Vec<_>>(), vec!["web"]);
+    assert!(net.berth_err(&["network", "rm", "bridge"]).contains("bridge is a pre-defined network"));
+
+    net.berth_ok(&["network", "create", "--label", "tmp", "p1"]);
+    assert_eq!(net.berth_ok(&["network", "prune", "-f", "--filter", "label=tmp"]), "Deleted Networks:\np1\n");
+    assert_eq!(net.berth_ok(&["network", "rm", "web"]), "web\n");
+    assert!(!net.berth_ok(&["network", "ls"]).contains("web"));
 }

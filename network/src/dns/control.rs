@@ -50,9 +50,14 @@ impl DnsControl {
         &self.dir
     }
 
-    /// Makes the server serve what the files say now, starting it if needed.
-    pub fn reload(&self) -> Result<(), DnsControlError> {
-        match self.send("reload") {
+    /// Makes the server serve what the files say now, starting it if needed:
+    /// it re-reads the files of `network_ids`, or all of them if `None`.
+    pub fn reload(&self, network_ids: Option<&[String]>) -> Result<(), DnsControlError> {
+        let command = match network_ids {
+            Some(ids) => std::iter::once("reload").chain(ids.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+            None => "reload".to_string(),
+        };
+        match self.send(&command) {
             Reply::Ok => return Ok(()),
             Reply::Error(message) => return Err(DnsControlError::Failed { dir: self.dir.clone(), message }),
             Reply::NotRunning => {}
@@ -67,6 +72,7 @@ impl DnsControl {
                 self.spawn()?;
                 last_spawn = Some(Instant::now());
             }
+            // A new server read every file when it started; this only confirms it is up.
             match self.send("reload") {
                 Reply::Ok => return Ok(()),
                 Reply::Error(message) => return Err(DnsControlError::Failed { dir: self.dir.clone(), message }),

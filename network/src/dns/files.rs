@@ -115,18 +115,26 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DnsFileEr
     serde_json::from_slice(&bytes).map_err(|source| DnsFileError::Parse { path: path.to_path_buf(), source })
 }
 
+pub(crate) fn load_config(dir: &Path) -> Result<ServerConfig, DnsFileError> {
+    read_json(&config_path(dir))
+}
+
+/// One network's file; `None` when it is gone.
+pub(crate) fn load_network(dir: &Path, id: &str) -> Result<Option<NetworkFile>, DnsFileError> {
+    match read_json(&networks_dir(dir).join(format!("{id}.json"))) {
+        Ok(file) => Ok(Some(file)),
+        Err(DnsFileError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Everything the server needs: the config and every network file.
 pub(crate) fn load(dir: &Path) -> Result<(ServerConfig, Vec<NetworkFile>), DnsFileError> {
-    let config = read_json(&config_path(dir))?;
+    let config = load_config(dir)?;
     let mut networks = Vec::new();
     for id in network_ids(dir)? {
-        let path = networks_dir(dir).join(format!("{id}.json"));
-        match read_json(&path) {
-            Ok(file) => networks.push(file),
-            // Removed between listing and reading: the manager's next reload says so.
-            Err(DnsFileError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        // Removed between listing and reading: the manager's next reload says so.
+        networks.extend(load_network(dir, &id)?);
     }
     Ok((config, networks))
 }

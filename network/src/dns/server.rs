@@ -4,7 +4,7 @@
 //! directory, and swaps the table whole on reload (control socket or SIGHUP).
 //! It exits when no network is left.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, UdpSocket, UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::AbortHandle;
 
-use super::files::{self, DnsFileError};
+use super::files::{self, DnsFileError, NetworkFile, ServerConfig};
 use super::forward;
 use super::resolve::{Outcome, Table};
 
@@ -114,25 +114,23 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
         source,
     })?;
 
-    let table = Arc::new(ArcSwap::from_pointee(load(dir)?));
-    let mut listeners: HashMap<Ipv4Addr, Listener> = HashMap::new();
-    reconcile(&table, &mut listeners);
-    tracing::info!(dir = %dir.display(), gateways = listeners.len(), "DNS server started");
+    let mut state = State::load(dir)?;
+    tracing::info!(dir = %dir.display(), gateways = state.listeners.len(), "DNS server started");
     let mut watchdog = tokio::time::interval(ORPHAN_CHECK);
     loop {
-        if table.load().gateways().next().is_none() {
+        if state.table.load().gateways().next().is_none() {
             tracing::info!("no network left; the DNS server stops");
             return Ok(());
         }
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                if control_command(stream, dir, &table, &mut listeners).await == Command::Stop {
+                if state.control_command(stream).await == Command::Stop {
                     return Ok(());
                 }
             }
             _ = hangup.recv() => {
-                if let Err(e) = reload(dir, &table, &mut listeners) {
+                if let Err(e) = state.reload_all() {
                     tracing::warn!(error = %e, "reload on SIGHUP failed; the old table stays");
                 }
             }
@@ -147,19 +145,14 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
     }
 }
 
-fn load(dir: &Path) -> Result<Table, DnsFileError> {
-    let (config, networks) = files::load(dir)?;
-    Ok(Table::new(&config, &networks))
-}
-
-fn reload(
-    dir: &Path,
-    table: &Arc<ArcSwap<Table>>,
-    listeners: &mut HashMap<Ipv4Addr, Listener>,
-) -> Result<(), DnsFileError> {
-    table.store(Arc::new(load(dir)?));
-    reconcile(table, listeners);
-    Ok(())
+/// The files as last read, the table made from them, and the listeners.
+#[derive(Debug)]
+struct State {
+    dir: PathBuf,
+    config: ServerConfig,
+    files: BTreeMap<String, NetworkFile>,
+    table: Arc<ArcSwap<Table>>,
+    listeners: HashMap<Ipv4Addr, Listener>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -168,27 +161,67 @@ enum Command {
     Stop,
 }
 
-/// One line in, one line out: `reload` -> `ok` (the table is live when the
-/// manager reads it) or `error: ...`; `stop` -> `ok`, then the server exits.
-async fn control_command(
-    stream: UnixStream,
-    dir: &Path,
-    table: &Arc<ArcSwap<Table>>,
-    listeners: &mut HashMap<Ipv4Addr, Listener>,
-) -> Command {
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line)).await;
-    let (answer, command) = match (read, line.trim()) {
-        (Ok(Ok(_)), "reload") => match reload(dir, table, listeners) {
-            Ok(()) => ("ok".to_string(), Command::Continue),
-            Err(e) => (format!("error: {e}"), Command::Continue),
-        },
-        (Ok(Ok(_)), "stop") => ("ok".to_string(), Command::Stop),
-        (_, other) => (format!("error: unknown command {other:?}"), Command::Continue),
-    };
-    let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
-    command
+impl State {
+    fn load(dir: &Path) -> Result<Self, DnsFileError> {
+        let (config, networks) = files::load(dir)?;
+        let files = networks.into_iter().map(|f| (f.id.clone(), f)).collect();
+        let table = Arc::new(ArcSwap::from_pointee(Table::new(&config, &[])));
+        let mut state = State { dir: dir.to_path_buf(), config, files, table, listeners: HashMap::new() };
+        state.publish();
+        Ok(state)
+    }
+
+    /// Swaps in a table made from the files as read, and listens accordingly.
+    fn publish(&mut self) {
+        let files: Vec<NetworkFile> = self.files.values().cloned().collect();
+        self.table.store(Arc::new(Table::new(&self.config, &files)));
+        reconcile(&self.table, &mut self.listeners);
+    }
+
+    fn reload_all(&mut self) -> Result<(), DnsFileError> {
+        let (config, networks) = files::load(&self.dir)?;
+        self.config = config;
+        self.files = networks.into_iter().map(|f| (f.id.clone(), f)).collect();
+        self.publish();
+        Ok(())
+    }
+
+    /// Re-reads only the files of `ids` (what one change touched).
+    fn reload_networks(&mut self, ids: &[&str]) -> Result<(), String> {
+        if let Some(bad) = ids.iter().find(|id| !id.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(format!("{bad:?} is not a network id"));
+        }
+        for id in ids {
+            match files::load_network(&self.dir, id).map_err(|e| e.to_string())? {
+                Some(file) => self.files.insert(id.to_string(), file),
+                None => self.files.remove(*id),
+            };
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// One line in, one line out: `reload [NETWORK-ID...]` -> `ok` (the table
+    /// is live when the manager reads it) or `error: ...`; `stop` -> `ok`, then
+    /// the server exits.
+    async fn control_command(&mut self, stream: UnixStream) -> Command {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line)).await;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (result, command) = match (read, words.as_slice()) {
+            (Ok(Ok(_)), ["reload"]) => (self.reload_all().map_err(|e| e.to_string()), Command::Continue),
+            (Ok(Ok(_)), ["reload", ids @ ..]) => (self.reload_networks(ids), Command::Continue),
+            (Ok(Ok(_)), ["stop"]) => (Ok(()), Command::Stop),
+            _ => (Err(format!("unknown command {:?}", line.trim())), Command::Continue),
+        };
+        let answer = match result {
+            Ok(()) => "ok\n".to_string(),
+            Err(e) => format!("error: {e}\n"),
+        };
+        let _ = write.write_all(answer.as_bytes()).await;
+        command
+    }
 }
 
 /// Listens on every gateway of the table and on nothing else.

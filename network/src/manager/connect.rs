@@ -169,7 +169,7 @@ impl NetworkManager {
             .map_err(NetworkError::io(format!("cannot open the network namespace {}", netns_path.display())))?;
         let interface = format!("eth{}", row.position);
         let alias = ids::veth_alias(&self.config.prefix, &row.container_id, &network.id);
-        netlink::create_veth(
+        let (_, peer_index) = netlink::create_veth(
             rtnl,
             &VethSpec {
                 host_name: host_veth,
@@ -185,15 +185,12 @@ impl NetworkManager {
             (row.ipv4, network.subnet.prefix_len(), network.gateway, network.internal);
         netns::in_netns(netns_path, || -> Result<(), NetworkError> {
             let mut inside = Rtnl::open()?;
-            let link = netlink::link_by_name(&mut inside, &interface)?.ok_or_else(|| {
-                NetworkError::Invalid(format!("{interface} did not arrive in {}", netns_path.display()))
-            })?;
-            netlink::add_address(&mut inside, link.index, ip, prefix_len, &interface)?;
-            netlink::set_up(&mut inside, link.index, &interface)?;
+            netlink::add_address(&mut inside, peer_index, ip, prefix_len, &interface)?;
+            // Not at creation: a veth cannot be opened before its peer is linked to it (ENOTCONN).
+            netlink::set_up(&mut inside, peer_index, &interface)?;
             // The first network that leads out gets the default route; later ones do not replace it.
-            let has_default = netlink::list_routes_v4(&mut inside)?.iter().any(|r| r.destination.prefix_len() == 0);
-            if !internal && !has_default {
-                netlink::add_default_route(&mut inside, gateway, link.index)?;
+            if !internal {
+                netlink::add_default_route(&mut inside, gateway, peer_index)?;
             }
             Ok(())
         })??;

@@ -34,8 +34,14 @@ fn entry(row: &AttachmentRow) -> ContainerEntry {
 
 impl NetworkManager {
     /// Rewrites the files of `network_ids` (removing those of networks that are
-    /// gone or have no DNS) and has the server reload.
+    /// gone or have no DNS) and has the server re-read them.
     pub(super) fn sync_dns(&self, network_ids: &[String]) -> Result<(), NetworkError> {
+        self.write_dns_files(network_ids)?;
+        self.dns.reload(Some(network_ids))?;
+        Ok(())
+    }
+
+    fn write_dns_files(&self, network_ids: &[String]) -> Result<(), NetworkError> {
         for id in network_ids {
             let network = Store::find_network(self.store.conn(), id)?.filter(|n| n.id == *id && n.dns);
             match network {
@@ -57,7 +63,6 @@ impl NetworkManager {
                 None => dns::remove_network(self.dns_dir(), id)?,
             }
         }
-        self.dns.reload()?;
         Ok(())
     }
 
@@ -65,7 +70,9 @@ impl NetworkManager {
     pub(super) fn sync_dns_all(&self) -> Result<(), NetworkError> {
         let mut ids: BTreeSet<String> = self.store.networks()?.into_iter().map(|n| n.id).collect();
         ids.extend(dns::network_ids(self.dns_dir())?);
-        self.sync_dns(&ids.into_iter().collect::<Vec<_>>())
+        self.write_dns_files(&ids.into_iter().collect::<Vec<_>>())?;
+        self.dns.reload(None)?;
+        Ok(())
     }
 
     /// The networks of a container, for a DNS update after it changed.

@@ -25,7 +25,23 @@ pub struct Recovery {
     pub deactivated_containers: Vec<String>,
 }
 
+/// In the run directory, which a reboot empties: present once recovery ran since boot.
+const RECOVERED_MARKER: &str = "network.recovered";
+
 impl NetworkManager {
+    /// [`Self::recover`] without releasing anything, once per boot: the first
+    /// berth command after a reboot rebuilds bridges and the firewall table from
+    /// the database. (The daemon calls `recover` itself at every start.)
+    pub fn recover_after_boot(&self) -> Result<Option<Recovery>, NetworkError> {
+        let marker = self.config.run.join(RECOVERED_MARKER);
+        if marker.exists() {
+            return Ok(None);
+        }
+        let report = self.recover(None)?;
+        std::fs::write(&marker, b"").map_err(NetworkError::io(format!("cannot write {}", marker.display())))?;
+        Ok(Some(report))
+    }
+
     /// Run when the daemon or CLI starts. `live`: the containers that still
     /// exist (the runtime knows); everything of any other container is
     /// released. With `None`, no container is released.

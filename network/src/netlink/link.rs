@@ -26,6 +26,8 @@ pub(crate) struct LinkSummary {
     pub kind: LinkKind,
     pub alias: Option<String>,
     pub master: Option<u32>,
+    /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
+    pub peer_index: Option<u32>,
     pub up: bool,
 }
 
@@ -37,6 +39,7 @@ impl LinkSummary {
             kind: LinkKind::Other,
             alias: None,
             master: None,
+            peer_index: None,
             up: message.header.flags.contains(LinkFlags::Up),
         };
         for attribute in &message.attributes {
@@ -44,6 +47,7 @@ impl LinkSummary {
                 LinkAttribute::IfName(name) => summary.name = name.clone(),
                 LinkAttribute::IfAlias(alias) => summary.alias = Some(alias.clone()),
                 LinkAttribute::Controller(master) => summary.master = Some(*master),
+                LinkAttribute::Link(peer) => summary.peer_index = Some(*peer),
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         match info {
@@ -146,7 +150,8 @@ pub(crate) struct VethSpec<'a> {
     pub peer_netns: BorrowedFd<'a>,
 }
 
-pub(crate) fn create_veth(rtnl: &mut Rtnl, spec: &VethSpec<'_>) -> Result<u32, NetlinkError> {
+/// Returns the index of the host end and of the peer (in its namespace).
+pub(crate) fn create_veth(rtnl: &mut Rtnl, spec: &VethSpec<'_>) -> Result<(u32, u32), NetlinkError> {
     let mut peer = LinkMessage::default();
     peer.attributes.push(LinkAttribute::IfName(spec.peer_name.to_string()));
     peer.attributes.push(LinkAttribute::Mtu(spec.mtu));
@@ -165,14 +170,14 @@ pub(crate) fn create_veth(rtnl: &mut Rtnl, spec: &VethSpec<'_>) -> Result<u32, N
     ]));
     let name = spec.host_name;
     rtnl.request(|| format!("create veth {name}"), RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)?;
-    let index = link_by_name(rtnl, name)?
-        .ok_or_else(|| NetlinkError {
-            op: format!("find veth {name} after creating it"),
-            source: std::io::Error::from_raw_os_error(libc_enodev()),
-        })?
-        .index;
-    mark_port(rtnl, index, name, spec.host_alias)?;
-    Ok(index)
+    let missing = || NetlinkError {
+        op: format!("find veth {name} after creating it"),
+        source: std::io::Error::from_raw_os_error(libc_enodev()),
+    };
+    let link = link_by_name(rtnl, name)?.ok_or_else(missing)?;
+    let peer_index = link.peer_index.ok_or_else(missing)?;
+    mark_port(rtnl, link.index, name, spec.host_alias)?;
+    Ok((link.index, peer_index))
 }
 
 /// Marks the host end of a veth and turns on hairpin mode on its bridge port:

@@ -53,8 +53,9 @@ pub(crate) fn list_routes_v4(rtnl: &mut Rtnl) -> Result<Vec<RouteV4>, NetlinkErr
     Ok(routes)
 }
 
-/// `default via <gateway>` in the namespace the socket belongs to.
-pub(crate) fn add_default_route(rtnl: &mut Rtnl, gateway: Ipv4Addr, oif: u32) -> Result<(), NetlinkError> {
+/// `default via <gateway>` in the namespace the socket belongs to, unless it
+/// has a default route already (then false: the first network keeps it).
+pub(crate) fn add_default_route(rtnl: &mut Rtnl, gateway: Ipv4Addr, oif: u32) -> Result<bool, NetlinkError> {
     let mut message = RouteMessage::default();
     message.header.address_family = AddressFamily::Inet;
     message.header.table = RouteHeader::RT_TABLE_MAIN;
@@ -63,10 +64,13 @@ pub(crate) fn add_default_route(rtnl: &mut Rtnl, gateway: Ipv4Addr, oif: u32) ->
     message.header.kind = RouteType::Unicast;
     message.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
     message.attributes.push(RouteAttribute::Oif(oif));
-    rtnl.request(
+    match rtnl.request(
         || format!("add the default route via {gateway}"),
         RouteNetlinkMessage::NewRoute(message),
         NLM_F_CREATE | NLM_F_EXCL,
-    )?;
-    Ok(())
+    ) {
+        Ok(_) => Ok(true),
+        Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST as i32) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -2,6 +2,7 @@
 
 mod compose;
 mod image;
+mod network;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,11 @@ pub enum Command {
     Login(image::LoginArgs),
     /// Log out from a registry.
     Logout(image::LogoutArgs),
+    /// Manage networks.
+    Network(network::NetworkArgs),
+    /// The embedded DNS server process (started by berth itself).
+    #[command(name = "__dns-server", hide = true)]
+    DnsServer(network::DnsServerArgs),
 }
 
 /// Logs go to stderr; warnings are on by default, as compose prints them.
@@ -74,5 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(args) => image::load(args),
         Command::Login(args) => image::login(args),
         Command::Logout(args) => image::logout(args),
+        Command::Network(args) => network::run(args),
+        Command::DnsServer(args) => network::dns_server(args),
     }
 }

@@ -1,0 +1,409 @@
+//! `berth network create|ls|inspect|rm|prune|connect|disconnect`, and the
+//! hidden `__dns-server` the network manager starts the embedded DNS with.
+//! Parsing and printing only; the work is in `berth_network`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use berth_network::{
+    ConnectOptions, ContainerLink, DnsLauncher, Network, NetworkConfig, NetworkDetails, NetworkManager, NetworkSpec,
+    Upstreams,
+};
+use berth_runtime::container::records as containers;
+use berth_runtime::store::{Db, Root};
+use clap::{Args, Subcommand};
+
+/// The hidden subcommand that runs the DNS server process.
+pub const DNS_SERVER_COMMAND: &str = "__dns-server";
+
+/// `berth network ...`
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    #[command(subcommand)]
+    pub command: NetworkCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network.
+    Create(CreateArgs),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more networks.
+    Inspect(InspectArgs),
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all unused networks.
+    Prune(PruneArgs),
+    /// Connect a container to a network.
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Driver to manage the network (only `bridge`).
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR form (taken from the pool when absent).
+    #[arg(long)]
+    pub subnet: Option<berth_network::Ipv4Net>,
+    /// IPv4 gateway of the subnet.
+    #[arg(long)]
+    pub gateway: Option<Ipv4Addr>,
+    /// Allocate container addresses from this sub-range.
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<berth_network::Ipv4Net>,
+    /// Restrict external access to the network.
+    #[arg(long)]
+    pub internal: bool,
+    /// Set metadata on the network (KEY or KEY=VALUE).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// Driver options: `mtu=N` (also `com.docker.network.driver.mtu=N`).
+    #[arg(short = 'o', long = "opt", value_name = "OPTION")]
+    pub options: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only display network IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate IDs.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter: `name=TEXT`, `id=PREFIX`, `label=KEY[=VALUE]`.
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Disconnect attached containers first.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only networks with these labels (`label=KEY[=VALUE]`).
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// IPv4 address on the network.
+    #[arg(long)]
+    pub ip: Option<Ipv4Addr>,
+    /// Network-scoped alias for the container.
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Link to another container (NAME:ALIAS).
+    #[arg(long = "link")]
+    pub links: Vec<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Accepted for Docker compatibility.
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
+/// `berth __dns-server serve --dir DIR [--detach]`: everything after the subcommand.
+#[derive(Debug, Args)]
+pub struct DnsServerArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+pub fn dns_server(args: DnsServerArgs) -> anyhow::Result<ExitCode> {
+    berth_network::dns::serve_main(&args.args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The network manager on BERTH_ROOT / BERTH_RUN, recovered once per boot.
+/// `BERTH_NETWORK_POOL` (a CIDR, cut into /24s), `BERTH_NETWORK_PREFIX` (link
+/// and nftables names) and `BERTH_DNS_UPSTREAMS` (comma-separated IP[:PORT],
+/// instead of /etc/resolv.conf) change the defaults, like Docker's
+/// default-address-pools.
+pub fn open_manager() -> anyhow::Result<NetworkManager> {
+    let root = Root::from_env();
+    let program = std::env::current_exe().context("cannot find the berth binary (for the DNS server)")?;
+    let launcher = DnsLauncher { program, args: vec![DNS_SERVER_COMMAND.into()] };
+    let mut config = NetworkConfig::new(root.root().to_path_buf(), root.run().to_path_buf(), launcher);
+    if let Ok(pool) = std::env::var("BERTH_NETWORK_POOL") {
+        config.pool = pool.parse().with_context(|| format!("BERTH_NETWORK_POOL={pool}: not an IPv4 CIDR"))?;
+    }
+    if let Ok(prefix) = std::env::var("BERTH_NETWORK_PREFIX") {
+        config.prefix = prefix;
+    }
+    if let Ok(upstreams) = std::env::var("BERTH_DNS_UPSTREAMS") {
+        config.upstreams = Upstreams::Explicit(parse_upstreams(&upstreams)?);
+    }
+    let manager = NetworkManager::open(config).context("cannot open the network state")?;
+    manager.recover_after_boot().context("cannot recover the network state")?;
+    Ok(manager)
+}
+
+fn parse_upstreams(text: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<SocketAddr>()
+                .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .with_context(|| format!("BERTH_DNS_UPSTREAMS: {s:?} is not IP or IP:PORT"))
+        })
+        .collect()
+}
+
+pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
+    let manager = open_manager()?;
+    manager.ensure_default_bridge().context("cannot set up the default bridge network")?;
+    match args.command {
+        NetworkCommand::Create(args) => create(&manager, args),
+        NetworkCommand::Ls(args) => ls(&manager, args),
+        NetworkCommand::Inspect(args) => inspect(&manager, args),
+        NetworkCommand::Rm(args) => rm(&manager, args),
+        NetworkCommand::Prune(args) => prune(&manager, args),
+        NetworkCommand::Connect(args) => connect(&manager, args),
+        NetworkCommand::Disconnect(args) => disconnect(&manager, args),
+    }
+}
+
+fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode> {
+    if args.driver != "bridge" {
+        bail!("--driver {}: only the bridge driver is supported", args.driver);
+    }
+    let mut spec = NetworkSpec::named(&args.name);
+    spec.subnet = args.subnet;
+    spec.gateway = args.gateway;
+    spec.ip_range = args.ip_range;
+    spec.internal = args.internal;
+    spec.labels = parse_labels(&args.labels);
+    for option in &args.options {
+        match option.split_once('=') {
+            Some(("mtu" | "com.docker.network.driver.mtu", value)) => {
+                spec.mtu = Some(value.parse().with_context(|| format!("--opt {option}: the MTU must be a number"))?);
+            }
+            _ => bail!("--opt {option}: unknown driver option (known: mtu=N)"),
+        }
+    }
+    let network = manager.create_network(&spec)?;
+    println!("{}", network.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_labels(labels: &[String]) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+fn matches(network: &Network, filter: &str) -> anyhow::Result<bool> {
+    Ok(match filter.split_once('=') {
+        Some(("name", text)) => network.name.contains(text),
+        Some(("id", prefix)) => network.id.starts_with(prefix),
+        Some(("label", label)) => match label.split_once('=') {
+            Some((k, v)) => network.labels.get(k).is_some_and(|have| have == v),
+            None => network.labels.contains_key(label),
+        },
+        _ => bail!("--filter {filter}: use name=TEXT, id=PREFIX or label=KEY[=VALUE]"),
+    })
+}
+
+fn ls(manager: &NetworkManager, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let mut shown = Vec::new();
+    for network in manager.list_networks()? {
+        let mut keep = true;
+        for filter in &args.filters {
+            keep &= matches(&network, filter)?;
+        }
+        if keep {
+            shown.push(network);
+        }
+    }
+    let id = |n: &Network| if args.no_trunc { n.id.clone() } else { n.id[..12].to_string() };
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for network in &shown {
+            writeln!(out, "{}", id(network))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = shown.iter().map(|n| n.name.len()).max().unwrap_or(0).max("NAME".len());
+    let id_width = if args.no_trunc { 64 } else { 12 };
+    writeln!(out, "{:<id_width$}   {:<width$}   {:<8}   {:<6}   SUBNET", "NETWORK ID", "NAME", "DRIVER", "SCOPE")?;
+    for network in &shown {
+        writeln!(
+            out,
+            "{:<id_width$}   {:<width$}   {:<8}   {:<6}   {}",
+            id(network),
+            network.name,
+            "bridge",
+            "local",
+            network.subnet
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's shape, so that `jq '.[0].IPAM.Config[0].Subnet'` works the same.
+fn docker_json(details: &NetworkDetails) -> serde_json::Value {
+    let n = &details.network;
+    let containers: serde_json::Map<String, serde_json::Value> = details
+        .containers
+        .iter()
+        .map(|a| {
+            let value = serde_json::json!({
+                "Name": a.container_name,
+                "MacAddress": a.mac,
+                "IPv4Address": format!("{}/{}", a.ipv4, a.prefix_len),
+                "Interface": a.interface,
+                "HostInterface": a.host_interface,
+                "Aliases": a.aliases,
+            });
+            (a.container_id.clone(), value)
+        })
+        .collect();
+    let mut ipam = serde_json::json!({ "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() });
+    if let Some(range) = n.ip_range {
+        ipam["IPRange"] = range.to_string().into();
+    }
+    serde_json::json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": chrono::DateTime::from_timestamp(n.created, 0).map(|t| t.to_rfc3339()),
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Config": [ipam] },
+        "Internal": n.internal,
+        "Containers": containers,
+        "Options": {
+            "com.docker.network.bridge.name": n.bridge,
+            "com.docker.network.driver.mtu": n.mtu.to_string(),
+            "berth.dns": n.dns.to_string(),
+        },
+        "Labels": n.labels,
+    })
+}
+
+fn inspect(manager: &NetworkManager, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut found = Vec::new();
+    let mut failed = false;
+    for reference in &args.networks {
+        match manager.inspect_network(reference) {
+            Ok(details) => found.push(docker_json(&details)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&found)?);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn rm(manager: &NetworkManager, args: RmArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for reference in &args.networks {
+        match manager.remove_network(reference, args.force) {
+            Ok(()) => println!("{reference}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let mut labels = Vec::new();
+    for filter in &args.filters {
+        match filter.strip_prefix("label=") {
+            Some(label) => labels.push(label.to_string()),
+            None => bail!("--filter {filter}: prune filters by label=KEY[=VALUE] only"),
+        }
+    }
+    if !args.force {
+        eprint!(
+            "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
+        );
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let removed = manager.prune_networks(&labels)?;
+    if !removed.is_empty() {
+        println!("Deleted Networks:");
+        for name in removed {
+            println!("{name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The container's id and name, from the runtime's records.
+fn container(reference: &str) -> anyhow::Result<(String, String)> {
+    let root = Root::from_env();
+    let db = Db::open(&root.db(), &[containers::MIGRATION]).context("cannot open the container records")?;
+    let record = containers::lookup(&db, reference)?;
+    Ok((record.id.as_str().to_string(), record.name))
+}
+
+fn connect(manager: &NetworkManager, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    let (id, name) = container(&args.container)?;
+    let netns = manager.netns_path(&id);
+    if !netns.exists() {
+        bail!("container {name} has no network namespace ({}): create it with berth first", netns.display());
+    }
+    let mut links = Vec::new();
+    for link in &args.links {
+        let (target, alias) = link.split_once(':').unwrap_or((link, link));
+        links.push(ContainerLink { name: target.trim_start_matches('/').to_string(), alias: alias.to_string() });
+    }
+    let options =
+        ConnectOptions { ip: args.ip, container_name: name, aliases: args.aliases, links, ..Default::default() };
+    manager.connect(&id, &netns, &args.network, &options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn disconnect(manager: &NetworkManager, args: DisconnectArgs) -> anyhow::Result<ExitCode> {
+    let (id, _) = container(&args.container)?;
+    manager.disconnect(&id, &args.network)?;
+    Ok(ExitCode::SUCCESS)
+}
