@@ -2,6 +2,7 @@
 //! plan the actions that converge them (DESIGN.md, "How data flows", steps 4-6).
 //! The planner is pure; the daemon's executor carries plans out.
 
+pub mod container_spec;
 pub mod desired;
 pub mod observed;
 pub mod plan;
