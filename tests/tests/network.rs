@@ -261,7 +261,8 @@ fn links_resolve_by_alias_on_user_networks_and_the_default_bridge() {
 
 #[test]
 fn internal_networks_block_outbound_traffic() {
-    let net = Net::new("bnc", 3, vec![]);
+    let upstream = DnsStub::start(Ipv4Addr::new(127, 77, 0, 3), &[("outside.example", Ipv4Addr::new(198, 51, 100, 3))]);
+    let net = Net::new("bnc", 3, vec![upstream.addr()]);
     let mut outside = net.outside();
     outside.serve_http(80, "outside world", net.scratch());
     let open = net.create("open");
@@ -277,6 +278,10 @@ fn internal_networks_block_outbound_traffic() {
     // Inside the internal network, containers still talk (and resolve each other).
     in2.sandbox.serve_http(in2.ip(), 8080, "inside");
     assert_eq!(in1.sandbox.fetch("http://in2:8080/").as_deref(), Ok("inside"));
+    // Not even DNS leads out of an internal network (CVE-2024-29018); it does from a normal one.
+    assert!(answers(&in1.sandbox.nslookup("outside.example")).is_empty());
+    assert!(upstream.asked().is_empty(), "the upstream was asked: {:?}", upstream.asked());
+    assert_eq!(answers(&out1.sandbox.nslookup("outside.example")), vec![Ipv4Addr::new(198, 51, 100, 3)]);
 }
 
 #[test]

@@ -26,6 +26,10 @@ pub(crate) struct NetworkFile {
     pub name: String,
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    /// `--internal`: its containers' queries never go upstream (a DNS query is
+    /// a way out too: CVE-2024-29018).
+    #[serde(default)]
+    pub internal: bool,
     pub containers: Vec<ContainerEntry>,
 }
 
@@ -154,6 +158,7 @@ mod tests {
             name: "front".into(),
             subnet: "10.89.1.0/24".parse().unwrap(),
             gateway: "10.89.1.1".parse().unwrap(),
+            internal: false,
             containers: vec![ContainerEntry {
                 id: "c1".into(),
                 ip: "10.89.1.2".parse().unwrap(),

@@ -16,6 +16,7 @@ use super::files::{NetworkFile, ServerConfig};
 #[derive(Debug)]
 struct NetTable {
     subnet: Ipv4Net,
+    internal: bool,
     /// Lower-case name -> addresses, in the order containers joined.
     names: HashMap<String, Vec<Ipv4Addr>>,
     /// Address -> the container's name (the PTR answer).
@@ -42,6 +43,17 @@ pub(crate) struct Table {
     rotation: AtomicUsize,
 }
 
+/// How the query came: UDP answers must fit in 512 bytes (we send no EDNS
+/// record back), or say they are truncated so the client asks again over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// The classic UDP payload limit (RFC 1035).
+const UDP_LIMIT: usize = 512;
+
 /// What to do with one query.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -66,7 +78,8 @@ impl Table {
         let mut container_index: HashMap<&str, usize> = HashMap::new();
         for file in files {
             let network = table.networks.len();
-            let mut net = NetTable { subnet: file.subnet, names: HashMap::new(), ptr: HashMap::new() };
+            let mut net =
+                NetTable { subnet: file.subnet, internal: file.internal, names: HashMap::new(), ptr: HashMap::new() };
             for entry in &file.containers {
                 for name in &entry.names {
                     let ips = net.names.entry(name.to_ascii_lowercase()).or_default();
@@ -115,7 +128,19 @@ impl Table {
         }
     }
 
-    pub fn handle(&self, packet: &[u8], source: IpAddr, gateway: Ipv4Addr) -> Outcome {
+    pub fn handle(&self, packet: &[u8], source: IpAddr, gateway: Ipv4Addr, transport: Transport) -> Outcome {
+        match self.answer(packet, source, gateway) {
+            Outcome::Reply(bytes) if transport == Transport::Udp && bytes.len() > UDP_LIMIT => {
+                match Message::from_vec(&bytes) {
+                    Ok(message) => Outcome::Reply(message.truncate().to_vec().unwrap_or(bytes)),
+                    Err(_) => Outcome::Reply(bytes),
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn answer(&self, packet: &[u8], source: IpAddr, gateway: Ipv4Addr) -> Outcome {
         let Ok(query) = Message::from_vec(packet) else {
             return match packet {
                 [hi, lo, ..] => Outcome::Reply(error_reply(u16::from_be_bytes([*hi, *lo]), ResponseCode::FormErr)),
@@ -136,8 +161,11 @@ impl Table {
         } else {
             self.forward_name(&qname, &scope, requester, question.query_type, &question.name)
         };
+        // Only internal networks: no way out, not even by DNS.
+        let sealed = !scope.is_empty() && scope.iter().all(|n| self.networks[*n].internal);
         match local {
             Some((code, answers)) => Outcome::Reply(reply(&query, code, answers)),
+            None if sealed => Outcome::Reply(reply(&query, ResponseCode::Refused, Vec::new())),
             None => {
                 let upstreams = requester.map(|r| &r.upstreams).filter(|u| !u.is_empty()).unwrap_or(&self.upstreams);
                 if upstreams.is_empty() {
@@ -262,6 +290,7 @@ mod tests {
             name: "front".into(),
             subnet: "10.89.1.0/24".parse().unwrap(),
             gateway: "10.89.1.1".parse().unwrap(),
+            internal: false,
             containers: vec![
                 client,
                 entry("web1", "10.89.1.2", &["web-1", "web"]),
@@ -274,6 +303,7 @@ mod tests {
             name: "back".into(),
             subnet: "10.89.2.0/24".parse().unwrap(),
             gateway: "10.89.2.1".parse().unwrap(),
+            internal: false,
             containers: vec![entry("secret", "10.89.2.2", &["secret"]), both.clone()],
         };
         let mut both_front = both;
@@ -288,7 +318,7 @@ mod tests {
         query.metadata.id = 4242;
         query.metadata.recursion_desired = true;
         query.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
-        table.handle(&query.to_vec().unwrap(), from.parse().unwrap(), gateway.parse().unwrap())
+        table.handle(&query.to_vec().unwrap(), from.parse().unwrap(), gateway.parse().unwrap(), Transport::Udp)
     }
 
     /// The response code and the answers as text.
@@ -367,11 +397,53 @@ mod tests {
     }
 
     #[test]
+    fn internal_networks_do_not_forward() {
+        let config = ServerConfig { domain: "berth.internal".into(), upstreams: vec!["127.0.0.9:53".parse().unwrap()] };
+        let sealed = NetworkFile {
+            id: "sealed".into(),
+            name: "sealed".into(),
+            subnet: "10.89.3.0/24".parse().unwrap(),
+            gateway: "10.89.3.1".parse().unwrap(),
+            internal: true,
+            containers: vec![entry("in", "10.89.3.2", &["in"]), entry("peer", "10.89.3.3", &["peer"])],
+        };
+        let t = Table::new(&config, &[sealed]);
+        assert_eq!(answer(ask(&t, "10.89.3.2", "10.89.3.1", "example.com.", RecordType::A)).0, ResponseCode::Refused);
+        assert_eq!(answer(ask(&t, "10.89.3.2", "10.89.3.1", "peer.", RecordType::A)).1, vec!["10.89.3.3".to_string()]);
+    }
+
+    #[test]
+    fn big_answers_are_truncated_over_udp_only() {
+        let config = ServerConfig { domain: "berth.internal".into(), upstreams: vec![] };
+        let replicas = (2..60).map(|i| entry(&format!("r{i}"), &format!("10.89.4.{i}"), &["svc"])).collect();
+        let file = NetworkFile {
+            id: "big".into(),
+            name: "big".into(),
+            subnet: "10.89.4.0/24".parse().unwrap(),
+            gateway: "10.89.4.1".parse().unwrap(),
+            internal: false,
+            containers: replicas,
+        };
+        let t = Table::new(&config, &[file]);
+        let mut query = Message::query();
+        query.metadata.id = 7;
+        query.add_query(Query::query(Name::from_ascii("svc.").unwrap(), RecordType::A));
+        let bytes = query.to_vec().unwrap();
+        let (client, gateway) = ("10.89.4.2".parse().unwrap(), Ipv4Addr::new(10, 89, 4, 1));
+        let Outcome::Reply(udp) = t.handle(&bytes, client, gateway, Transport::Udp) else { panic!() };
+        let udp = Message::from_vec(&udp).unwrap();
+        assert!(udp.metadata.truncation && udp.answers.is_empty());
+        let Outcome::Reply(tcp) = t.handle(&bytes, client, gateway, Transport::Tcp) else { panic!() };
+        assert_eq!(Message::from_vec(&tcp).unwrap().answers.len(), 58);
+    }
+
+    #[test]
     fn garbage_gets_formerr_or_nothing() {
         let t = table();
         let gw: IpAddr = "10.89.1.1".parse().unwrap();
-        assert_eq!(t.handle(&[1], gw, Ipv4Addr::new(10, 89, 1, 1)), Outcome::Drop);
-        let Outcome::Reply(bytes) = t.handle(&[0x10, 0x92, 0xff], gw, Ipv4Addr::new(10, 89, 1, 1)) else { panic!() };
+        let gateway = Ipv4Addr::new(10, 89, 1, 1);
+        assert_eq!(t.handle(&[1], gw, gateway, Transport::Udp), Outcome::Drop);
+        let Outcome::Reply(bytes) = t.handle(&[0x10, 0x92, 0xff], gw, gateway, Transport::Udp) else { panic!() };
         let message = Message::from_vec(&bytes).unwrap();
         assert_eq!((message.metadata.id, message.metadata.response_code), (0x1092, ResponseCode::FormErr));
     }

@@ -20,7 +20,7 @@ use tokio::task::AbortHandle;
 
 use super::files::{self, DnsFileError, NetworkFile, ServerConfig};
 use super::forward;
-use super::resolve::{Outcome, Table};
+use super::resolve::{Outcome, Table, Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -186,11 +186,13 @@ impl State {
         Ok(())
     }
 
-    /// Re-reads only the files of `ids` (what one change touched).
+    /// Re-reads the config (small; the host's resolvers may have changed) and
+    /// only the network files of `ids` (what one change touched).
     fn reload_networks(&mut self, ids: &[&str]) -> Result<(), String> {
         if let Some(bad) = ids.iter().find(|id| !id.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(format!("{bad:?} is not a network id"));
         }
+        self.config = files::load_config(&self.dir).map_err(|e| e.to_string())?;
         for id in ids {
             match files::load_network(&self.dir, id).map_err(|e| e.to_string())? {
                 Some(file) => self.files.insert(id.to_string(), file),
@@ -268,7 +270,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, gateway: Ipv4Addr, table: Arc<ArcSwap
             }
         };
         let query = &buf[..len];
-        match table.load().handle(query, client.ip(), gateway) {
+        match table.load().handle(query, client.ip(), gateway, Transport::Udp) {
             Outcome::Reply(answer) => {
                 let _ = socket.send_to(&answer, client).await;
             }
@@ -291,7 +293,7 @@ async fn serve_tcp(listener: TcpListener, gateway: Ipv4Addr, table: Arc<ArcSwap<
         let table = Arc::clone(&table);
         tokio::spawn(async move {
             while let Ok(Ok(query)) = tokio::time::timeout(TCP_IDLE, forward::read_frame(&mut stream)).await {
-                let outcome = table.load().handle(&query, client.ip(), gateway);
+                let outcome = table.load().handle(&query, client.ip(), gateway, Transport::Tcp);
                 let answer = match outcome {
                     Outcome::Reply(answer) => answer,
                     Outcome::Forward(upstreams) => forward::tcp(&query, &upstreams).await,

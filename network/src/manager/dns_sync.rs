@@ -56,6 +56,7 @@ impl NetworkManager {
                         name: network.name.clone(),
                         subnet: network.subnet,
                         gateway: network.gateway,
+                        internal: network.internal,
                         containers,
                     };
                     dns::write_network(self.dns_dir(), &file)?;

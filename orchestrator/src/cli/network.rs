@@ -64,6 +64,9 @@ pub struct CreateArgs {
     /// Restrict external access to the network.
     #[arg(long)]
     pub internal: bool,
+    /// No embedded DNS on this network (containers get the host's resolvers).
+    #[arg(long = "disable-dns")]
+    pub disable_dns: bool,
     /// Set metadata on the network (KEY or KEY=VALUE).
     #[arg(long = "label", value_name = "LABEL")]
     pub labels: Vec<String>,
@@ -206,6 +209,7 @@ fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode
     spec.gateway = args.gateway;
     spec.ip_range = args.ip_range;
     spec.internal = args.internal;
+    spec.dns = !args.disable_dns;
     spec.labels = parse_labels(&args.labels);
     for option in &args.options {
         match option.split_once('=') {
