@@ -51,7 +51,7 @@ impl ContentStore {
         }
         let mut writer = self.writer()?;
         writer.write_all(bytes).map_err(|source| ImageError::io("cannot write blob", &writer.path, source))?;
-        writer.commit(digest)
+        writer.commit(digest, Durability::Synced)
     }
 
     /// A temp file that becomes a blob by [`BlobWriter::commit`] once its digest is right.
@@ -75,6 +75,16 @@ impl ContentStore {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a blob is flushed to disk before it is renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Manifests and configs: small, and read as the truth about an image.
+    Synced,
+    /// Layer blobs: large, and checked against their digest whenever they are read,
+    /// so one damaged by a power cut is found (and fetched again), never used.
+    Verified,
 }
 
 /// A blob being written: hashed as it is written, renamed into place only when
@@ -102,15 +112,17 @@ impl BlobWriter {
         self.hasher.clone().finish()
     }
 
-    /// Checks the digest, makes the data durable and renames it into place.
-    pub fn commit(self, expected: &Digest) -> Result<(), ImageError> {
+    /// Checks the digest and renames the blob into place, made durable first if asked.
+    pub fn commit(self, expected: &Digest, durability: Durability) -> Result<(), ImageError> {
         let actual = self.hasher.finish();
         if &actual != expected {
             return Err(ImageError::DigestMismatch { what: "blob".into(), expected: expected.clone(), actual });
         }
         let target = self.dir.join(expected.hex());
         let path = self.path;
-        self.file.as_file().sync_data().map_err(|source| ImageError::io("cannot sync", &path, source))?;
+        if durability == Durability::Synced {
+            self.file.as_file().sync_data().map_err(|source| ImageError::io("cannot sync", &path, source))?;
+        }
         self.file.persist(&target).map_err(|e| ImageError::io("cannot store blob", &target, e.error))?;
         sync_dir(&self.dir)
     }
@@ -160,7 +172,7 @@ mod tests {
         let store = store(dir.path());
         let mut writer = store.writer().unwrap();
         writer.write_all(b"truncat").unwrap();
-        assert!(writer.commit(&Digest::of(b"truncated")).is_err());
+        assert!(writer.commit(&Digest::of(b"truncated"), Durability::Synced).is_err());
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(std::fs::read_dir(dir.path().join("content/sha256")).unwrap().count(), 0);
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::ImageStore;
 use super::commit::NewImageParts;
+use super::content::Durability;
 use super::digest::Digest;
 use super::error::ImageError;
 use super::manifest::{self, BlobRef, ImageManifestInfo, Manifest, OCI_MANIFEST};
@@ -203,7 +204,7 @@ impl ImageStore {
                 actual: digest,
             });
         }
-        writer.commit(&digest)?;
+        writer.commit(&digest, Durability::Verified)?;
         let db = self.db();
         records::record_blob(db.conn(), &digest, size, media_type)?;
         Ok((digest, size))

@@ -23,6 +23,7 @@ pub struct PruneReport {
 
 impl ImageStore {
     pub fn prune(&self, all: bool, in_use: &HashSet<String>) -> Result<PruneReport, ImageError> {
+        self.settle()?;
         let mut report = PruneReport::default();
         let (layers, blobs) = {
             let mut db = self.db();

@@ -215,18 +215,46 @@ pub fn layer(conn: &Connection, chain_id: &Digest) -> Result<Option<LayerRow>> {
     .map_err(ImageError::sql("looking up a layer"))
 }
 
-pub fn record_layer(conn: &Connection, row: &LayerRow) -> Result<()> {
+/// Records an unpacked layer written in boot `boot_id` (`None`: known to be on disk).
+pub fn record_layer(conn: &Connection, row: &LayerRow, boot_id: Option<&str>) -> Result<()> {
     conn.execute(
-        "INSERT INTO image_layer_store (chain_id, diff_id, size, blob_digest) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (chain_id) DO UPDATE SET blob_digest = coalesce(blob_digest, excluded.blob_digest)",
+        "INSERT INTO image_layer_store (chain_id, diff_id, size, blob_digest, boot_id) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (chain_id) DO UPDATE SET
+            blob_digest = coalesce(blob_digest, excluded.blob_digest), boot_id = excluded.boot_id",
         params![
             row.chain_id.to_string(),
             row.diff_id.to_string(),
             row.size as i64,
-            row.blob_digest.as_ref().map(Digest::to_string)
+            row.blob_digest.as_ref().map(Digest::to_string),
+            boot_id
         ],
     )
     .map_err(ImageError::sql("recording a layer"))?;
+    Ok(())
+}
+
+/// The boot a layer was written in, if it may not be flushed yet.
+pub fn layer_boot(conn: &Connection, chain_id: &Digest) -> Result<Option<String>> {
+    conn.query_row("SELECT boot_id FROM image_layer_store WHERE chain_id = ?1", params![chain_id.to_string()], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::flatten)
+    .map_err(ImageError::sql("reading a layer"))
+}
+
+/// Whether layers written in `boot_id` wait to be flushed.
+pub fn has_unsettled(conn: &Connection, boot_id: &str) -> Result<bool> {
+    conn.query_row("SELECT 1 FROM image_layer_store WHERE boot_id = ?1 LIMIT 1", params![boot_id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(ImageError::sql("reading layers"))
+}
+
+/// Marks the layers of `boot_id` as flushed.
+pub fn settle(conn: &Connection, boot_id: &str) -> Result<()> {
+    conn.execute("UPDATE image_layer_store SET boot_id = NULL WHERE boot_id = ?1", params![boot_id])
+        .map_err(ImageError::sql("recording flushed layers"))?;
     Ok(())
 }
 
@@ -364,7 +392,7 @@ mod tests {
 
     fn add(conn: &Connection, id: &Digest, chain: &[Digest]) {
         for c in chain {
-            record_layer(conn, &LayerRow { chain_id: c.clone(), diff_id: c.clone(), size: 1, blob_digest: None })
+            record_layer(conn, &LayerRow { chain_id: c.clone(), diff_id: c.clone(), size: 1, blob_digest: None }, None)
                 .unwrap();
         }
         record_blob(conn, id, 1, "application/vnd.oci.image.config.v1+json").unwrap();

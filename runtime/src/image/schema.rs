@@ -9,7 +9,8 @@ use crate::store::Migration;
 
 pub const MIGRATION: Migration = Migration {
     component: "images",
-    steps: &[r#"
+    steps: &[
+        r#"
         -- Blobs under <root>/content/sha256, each verified against its digest before it was kept.
         CREATE TABLE image_content (
             digest     TEXT PRIMARY KEY,
@@ -54,7 +55,11 @@ pub const MIGRATION: Migration = Migration {
             tagged_at  INTEGER NOT NULL
         );
         CREATE INDEX image_refs_by_image ON image_refs (image_id);
-    "#],
+    "#,
+        // The boot a layer was written in while its data may still be only in
+        // the page cache; NULL once flushed (see layers.rs, "settle").
+        "ALTER TABLE image_layer_store ADD COLUMN boot_id TEXT;",
+    ],
 };
 
 #[cfg(test)]

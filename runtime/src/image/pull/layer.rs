@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 
 use super::stream::{ChannelReader, Tee, unpack_blob};
 use crate::image::ImageStore;
+use crate::image::content::Durability;
 use crate::image::digest::{Digest, HashingReader};
 use crate::image::error::ImageError;
 use crate::image::manifest::BlobRef;
@@ -53,9 +54,18 @@ pub async fn ensure(
         records::has_blob(db.conn(), &job.blob.digest)? && store.content().contains(&job.blob.digest)
     };
     if local_blob {
-        let row = unpack_local(store, job).await?;
-        event(LayerState::Complete);
-        return Ok((row, Fetched::FromLocalBlob));
+        match unpack_local(store, job).await {
+            Ok(row) => {
+                event(LayerState::Complete);
+                return Ok((row, Fetched::FromLocalBlob));
+            }
+            // A kept blob damaged (say, by a power cut before it was flushed): fetch it again.
+            Err(ImageError::Corrupt(why)) => {
+                tracing::warn!(blob = %job.blob.digest, %why, "kept blob is damaged; downloading it again");
+                store.content().remove(&job.blob.digest)?;
+            }
+            Err(error) => return Err(error),
+        }
     }
     let mut attempt = 1;
     loop {
@@ -171,7 +181,7 @@ async fn download(
     }
     let unpacked = unpacked?;
     check_diff_id(job, &unpacked)?;
-    writer.commit(digest)?;
+    writer.commit(digest, Durability::Verified)?;
     finish(store, tmp, job, unpacked, Some(&job.blob))
 }
 

@@ -66,6 +66,7 @@ impl ImageStore {
     ) -> Result<Pulled, ImageError> {
         let repository = reference.repository();
         let what = reference.familiar();
+        self.settle()?;
         let top = registry.manifest(repository, &reference.manifest_selector()).await?;
         let top_digest = Digest::of(&top.bytes);
         if let Some(wanted) = reference.digest()
