@@ -2,6 +2,7 @@
 # Throughput and latency through a published port (kernel DNAT, no proxy) against
 # the same busybox httpd reached directly from the host; wrk, 10 s, 50 connections.
 # Also the container's address reached directly (bridge, no NAT), for reference.
+# ROUNDS=N repeats the three runs N times, alternating the order of the first two.
 # Usage (root): bench/net-throughput.sh   (needs wrk and busybox-static: .ci/run installs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ run() {
   echo "== $1: $2"
   wrk -t2 -c50 -d10s --latency "$2" | grep -E 'Requests/sec|Latency |50%|99%|requests in'
 }
-run "host-direct (busybox httpd on the host)" "http://127.0.0.1:$direct_port/"
-run "published port (127.0.0.1:$published_port -> $container_ip:80, DNAT)" "http://127.0.0.1:$published_port/"
-run "container address (bridge, no NAT)" "http://$container_ip:80/"
+direct() { run "host-direct (busybox httpd on the host)" "http://127.0.0.1:$direct_port/"; }
+published() { run "published port (127.0.0.1:$published_port -> $container_ip:80, DNAT)" "http://127.0.0.1:$published_port/"; }
+for round in $(seq "${ROUNDS:-1}"); do
+  if [ $((round % 2)) -eq 1 ]; then direct; published; else published; direct; fi
+  run "container address (bridge, no NAT)" "http://$container_ip:80/"
+done

@@ -222,11 +222,17 @@ fn containers_reach_each_other_by_name_and_alias_but_not_across_networks() {
     assert!(lookup.contains("NXDOMAIN") && answers(&lookup).is_empty(), "{lookup}");
     assert!(other.sandbox.fetch(&format!("http://{}:8080/", web.ip())).is_err(), "networks are isolated");
 
-    // A stopped container's names stop resolving; they come back when it starts.
+    // A stopped container's names stop resolving, also on a network it joins
+    // while stopped; they come back when it starts.
     net.manager.deactivate("bnaweb").unwrap();
     assert!(client.sandbox.nslookup("web").contains("NXDOMAIN"));
+    let on_back = net.manager.connect("bnaweb", &web.sandbox.netns, "back", &opts("web")).unwrap();
+    assert!(!on_back.active);
+    assert!(other.sandbox.nslookup("web").contains("NXDOMAIN"));
     net.manager.activate("bnaweb").unwrap();
     assert_eq!(answers(&client.sandbox.nslookup("web")), vec![web.ip()]);
+    assert_eq!(answers(&other.sandbox.nslookup("web")), vec![on_back.ipv4], "each network answers its own address");
+    assert_eq!(other.sandbox.fetch("http://web:8080/").as_deref(), Ok("hello from web"));
 }
 
 #[test]

@@ -34,7 +34,8 @@ impl NetworkManager {
     /// end is `eth<n>` with the container's address (kept from an earlier
     /// connection when there is one: the lease outlives a lost namespace), a
     /// default route through the first non-internal network, and the
-    /// container's names in the network's DNS. All or nothing.
+    /// container's names in the network's DNS (unless the container's other
+    /// attachments say it is stopped: see `deactivate`). All or nothing.
     pub fn connect(
         &self,
         container_id: &str,
@@ -129,7 +130,8 @@ impl NetworkManager {
             aliases: options.aliases.clone(),
             links: options.links.clone(),
             dns_servers: options.dns_servers.clone(),
-            active: true,
+            // A stopped container connected to one more network stays unseen until it starts.
+            active: mine.iter().find(|r| r.network_id != network.id).is_none_or(|r| r.active),
         })
     }
 
