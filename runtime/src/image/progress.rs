@@ -15,8 +15,6 @@ pub enum Event {
 pub enum LayerState {
     /// The store already has it (pull) or the registry does (push).
     Exists,
-    /// Queued behind other transfers.
-    Waiting { size: u64 },
     /// Bytes moved so far.
     Transferring { done: u64, total: u64 },
     /// A transient failure; trying again.
