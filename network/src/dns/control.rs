@@ -53,15 +53,22 @@ impl DnsControl {
     /// Makes the server serve what the files say now, starting it if needed:
     /// it re-reads the files of `network_ids`, or all of them if `None`.
     pub fn reload(&self, network_ids: Option<&[String]>) -> Result<(), DnsControlError> {
+        self.begin_reload(network_ids).finish()
+    }
+
+    /// Sends the reload and returns at once: the server works on it while the
+    /// caller does something else (plumbing a veth), then [`PendingReload::finish`]
+    /// waits for its answer.
+    pub fn begin_reload(&self, network_ids: Option<&[String]>) -> PendingReload<'_> {
         let command = match network_ids {
             Some(ids) => std::iter::once("reload").chain(ids.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
             None => "reload".to_string(),
         };
-        match self.send(&command) {
-            Reply::Ok => return Ok(()),
-            Reply::Error(message) => return Err(DnsControlError::Failed { dir: self.dir.clone(), message }),
-            Reply::NotRunning => {}
-        }
+        PendingReload { control: self, stream: self.ask(&command) }
+    }
+
+    /// Starts a server (none answered) and waits until it answers.
+    fn start(&self) -> Result<(), DnsControlError> {
         if files::network_ids(&self.dir)?.is_empty() {
             return Ok(());
         }
@@ -114,17 +121,44 @@ impl DnsControl {
     }
 
     fn send(&self, command: &str) -> Reply {
-        let Ok(mut stream) = UnixStream::connect(control_path(&self.dir)) else { return Reply::NotRunning };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        if stream.write_all(format!("{command}\n").as_bytes()).is_err() {
-            return Reply::NotRunning;
-        }
-        let mut line = String::new();
-        match BufReader::new(stream).read_line(&mut line) {
-            // EOF: the server was on its way out when we connected.
-            Ok(0) | Err(_) => Reply::NotRunning,
-            Ok(_) if line.trim() == "ok" => Reply::Ok,
-            Ok(_) => Reply::Error(line.trim().trim_start_matches("error: ").to_string()),
+        answer(self.ask(command))
+    }
+
+    /// Connects and sends one command; `None` when no server listens.
+    fn ask(&self, command: &str) -> Option<UnixStream> {
+        let mut stream = UnixStream::connect(control_path(&self.dir)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream.write_all(format!("{command}\n").as_bytes()).ok()?;
+        Some(stream)
+    }
+}
+
+/// The server's one-line answer to what was sent on `stream`.
+fn answer(stream: Option<UnixStream>) -> Reply {
+    let Some(stream) = stream else { return Reply::NotRunning };
+    let mut line = String::new();
+    match BufReader::new(stream).read_line(&mut line) {
+        // EOF: the server was on its way out when we connected.
+        Ok(0) | Err(_) => Reply::NotRunning,
+        Ok(_) if line.trim() == "ok" => Reply::Ok,
+        Ok(_) => Reply::Error(line.trim().trim_start_matches("error: ").to_string()),
+    }
+}
+
+/// A reload sent and not yet confirmed.
+#[derive(Debug)]
+pub(crate) struct PendingReload<'a> {
+    control: &'a DnsControl,
+    stream: Option<UnixStream>,
+}
+
+impl PendingReload<'_> {
+    /// Waits for the answer; starts the server if none was there.
+    pub fn finish(self) -> Result<(), DnsControlError> {
+        match answer(self.stream) {
+            Reply::Ok => Ok(()),
+            Reply::Error(message) => Err(DnsControlError::Failed { dir: self.control.dir.clone(), message }),
+            Reply::NotRunning => self.control.start(),
         }
     }
 }

@@ -19,8 +19,8 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-pub(crate) use control::DnsControl;
 pub use control::DnsControlError;
+pub(crate) use control::{DnsControl, PendingReload};
 pub use files::DnsFileError;
 pub(crate) use files::{
     ContainerEntry, NetworkFile, ServerConfig, network_ids, remove_network, write_config, write_network,

@@ -60,9 +60,13 @@ impl NetworkManager {
             Store::insert_attachment(tx, &row)?;
             Ok::<_, NetworkError>(row)
         })?;
-        let result = self
-            .plumb(&mut rtnl, &network, &row, &host_veth, netns_path)
-            .and_then(|()| self.sync_dns(std::slice::from_ref(&network.id)));
+        // The DNS server registers the names while the veth is plumbed.
+        let ids = std::slice::from_ref(&network.id);
+        let result = self.begin_sync_dns(ids).and_then(|pending| {
+            let plumbed = self.plumb(&mut rtnl, &network, &row, &host_veth, netns_path);
+            let registered = pending.finish().map_err(NetworkError::from);
+            plumbed.and(registered)
+        });
         if let Err(e) = result {
             if let Ok(Some(link)) = netlink::link_by_name(&mut rtnl, &host_veth) {
                 let _ = netlink::delete_link(&mut rtnl, link.index, &host_veth);
@@ -73,7 +77,7 @@ impl NetworkManager {
                     .and_then(|()| Store::insert_attachment(tx, old)),
                 None => Store::delete_attachment(tx, container_id, &network.id),
             });
-            let _ = self.sync_dns(std::slice::from_ref(&network.id));
+            let _ = self.sync_dns(ids);
             return Err(e);
         }
         tracing::debug!(container = container_id, network = %network.name, ip = %row.ipv4, "connected");

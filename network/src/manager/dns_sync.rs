@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use super::NetworkManager;
-use crate::dns::{self, ContainerEntry, NetworkFile};
+use crate::dns::{self, ContainerEntry, NetworkFile, PendingReload};
 use crate::error::NetworkError;
 use crate::store::{AttachmentRow, Store};
 
@@ -36,9 +36,14 @@ impl NetworkManager {
     /// Rewrites the files of `network_ids` (removing those of networks that are
     /// gone or have no DNS) and has the server re-read them.
     pub(super) fn sync_dns(&self, network_ids: &[String]) -> Result<(), NetworkError> {
+        Ok(self.begin_sync_dns(network_ids)?.finish()?)
+    }
+
+    /// [`Self::sync_dns`] in two halves: files written and reload sent now,
+    /// the answer awaited by `finish` (so the server works while we plumb).
+    pub(super) fn begin_sync_dns(&self, network_ids: &[String]) -> Result<PendingReload<'_>, NetworkError> {
         self.write_dns_files(network_ids)?;
-        self.dns.reload(Some(network_ids))?;
-        Ok(())
+        Ok(self.dns.begin_reload(Some(network_ids)))
     }
 
     fn write_dns_files(&self, network_ids: &[String]) -> Result<(), NetworkError> {
