@@ -5,12 +5,34 @@ use clap::Parser;
 use berth::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    // A container's monitor or exec helper: berth re-executed, single-threaded,
+    // before anything else starts (no async runtime may exist when it forks).
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "internal") {
+        return internal(&args.collect::<Vec<_>>());
+    }
     let cli = Cli::parse();
     cli::init_logging(cli.verbose);
     match cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `berth internal monitor|exec ...` (hidden; started by berth itself).
+fn internal(args: &[std::ffi::OsString]) -> ExitCode {
+    use berth_runtime::container::{exec, monitor};
+    if std::env::var_os("BERTH_LOG").is_some() {
+        cli::init_logging(0);
+    }
+    match args.first().and_then(|a| a.to_str()) {
+        Some(monitor::SUBCOMMAND) => monitor::main(&args[1..]),
+        Some(exec::SUBCOMMAND) => exec::main(&args[1..]),
+        _ => {
+            eprintln!("berth internal: unknown helper");
             ExitCode::FAILURE
         }
     }

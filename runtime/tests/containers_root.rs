@@ -140,7 +140,7 @@ fn run_attached(containers: &Containers, id: &str) -> (String, String, Reply) {
     let started = containers.start(id, Some(AttachStreams { stdin: false, stdout: true, stderr: true })).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let reply =
-        started.attach.unwrap().pump(Pump { stdin: None, stdout: &mut out, stderr: &mut err, resize: None }).unwrap();
+        started.attach.unwrap().pump(Pump { stdin: None, stdout: &mut out, stderr: &mut err, events: None }).unwrap();
     (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap(), reply)
 }
 
@@ -290,7 +290,7 @@ fn stdin_reaches_the_container(fixture: &Fixture) {
     let reply = started
         .attach
         .unwrap()
-        .pump(Pump { stdin: Some(read.as_fd()), stdout: &mut out, stderr: &mut err, resize: None })
+        .pump(Pump { stdin: Some(read.as_fd()), stdout: &mut out, stderr: &mut err, events: None })
         .unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "HELLO STDIN\n");
     assert_eq!(exit_code(&reply), 0);

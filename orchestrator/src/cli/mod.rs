@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and printing only; the work is in the library.
 
 mod compose;
+mod container;
 mod image;
 mod network;
 
@@ -12,8 +13,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about = "A container engine and declarative multi-container orchestrator")]
 pub struct Cli {
-    /// More log output: -v info, -vv debug, -vvv trace (BERTH_LOG overrides, e.g. BERTH_LOG=berth=debug).
-    #[arg(short, long, action = ArgAction::Count, global = true)]
+    /// More log output: --verbose info, twice debug, three times trace (BERTH_LOG overrides, e.g. BERTH_LOG=berth=debug).
+    /// Long only: `-v` is Docker's `--volume` (run, create) and `--volumes` (rm).
+    #[arg(long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -45,6 +47,42 @@ pub enum Command {
     Logout(image::LogoutArgs),
     /// Manage networks.
     Network(network::NetworkArgs),
+    /// Create and run a new container from an image.
+    #[command(disable_help_flag = true)]
+    Run(container::RunArgs),
+    /// Create a new container.
+    #[command(disable_help_flag = true)]
+    Create(container::CreateArgs),
+    /// Start one or more stopped containers.
+    Start(container::StartArgs),
+    /// List containers.
+    Ps(container::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(container::LogsArgs),
+    /// Execute a command in a running container.
+    Exec(container::ExecArgs),
+    /// Stop one or more running containers.
+    Stop(container::StopArgs),
+    /// Kill one or more running containers.
+    Kill(container::KillArgs),
+    /// Restart one or more containers.
+    Restart(container::RestartArgs),
+    /// Remove one or more containers.
+    Rm(container::RmArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(container::InspectArgs),
+    /// Display the running processes of a container.
+    Top(container::TopArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(container::WaitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(container::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(container::StatsArgs),
+    /// Rename a container.
+    Rename(container::RenameArgs),
+    /// Manage containers.
+    Container(container::ContainerArgs),
     /// The embedded DNS server process (started by berth itself).
     #[command(name = "__dns-server", hide = true)]
     DnsServer(network::DnsServerArgs),
@@ -81,6 +119,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(args) => image::login(args),
         Command::Logout(args) => image::logout(args),
         Command::Network(args) => network::run(args),
+        Command::Run(args) => container::run(args),
+        Command::Create(args) => container::create(args),
+        Command::Start(args) => container::start(args),
+        Command::Ps(args) => container::ps(args),
+        Command::Logs(args) => container::logs(args),
+        Command::Exec(args) => container::exec(args),
+        Command::Stop(args) => container::stop(args),
+        Command::Kill(args) => container::kill(args),
+        Command::Restart(args) => container::restart(args),
+        Command::Rm(args) => container::rm(args),
+        Command::Inspect(args) => container::inspect(args),
+        Command::Top(args) => container::top(args),
+        Command::Wait(args) => container::wait(args),
+        Command::Cp(args) => container::cp(args),
+        Command::Stats(args) => container::stats(args),
+        Command::Rename(args) => container::rename(args),
+        Command::Container(args) => container::container(args),
         Command::DnsServer(args) => network::dns_server(args),
     }
 }

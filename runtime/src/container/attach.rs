@@ -31,15 +31,16 @@ pub struct Pump<'a> {
     pub stdin: Option<BorrowedFd<'a>>,
     pub stdout: &'a mut dyn Write,
     pub stderr: &'a mut dyn Write,
-    pub resize: Option<Resize<'a>>,
+    pub events: Option<Events<'a>>,
 }
 
-/// Terminal resizes to pass on.
-pub struct Resize<'a> {
-    /// Becomes readable when the terminal is resized (a signalfd for SIGWINCH).
+/// Local events during an attachment (say, a signalfd for SIGWINCH and the
+/// signals to pass on to the container).
+pub struct Events<'a> {
+    /// Becomes readable when something happened.
     pub fd: BorrowedFd<'a>,
-    /// Consumes the event and gives the new size (rows, columns).
-    pub size: &'a mut dyn FnMut() -> Option<(u16, u16)>,
+    /// Consumes the event; a size it returns (rows, columns) goes to the container's terminal.
+    pub handle: &'a mut dyn FnMut() -> Option<(u16, u16)>,
 }
 
 impl std::fmt::Debug for Pump<'_> {
@@ -48,9 +49,9 @@ impl std::fmt::Debug for Pump<'_> {
     }
 }
 
-impl std::fmt::Debug for Resize<'_> {
+impl std::fmt::Debug for Events<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resize").field("fd", &self.fd).finish_non_exhaustive()
+        f.debug_struct("Events").field("fd", &self.fd).finish_non_exhaustive()
     }
 }
 
@@ -78,9 +79,9 @@ impl AttachStream {
             if let Some(stdin) = input {
                 fds.push(PollFd::new(stdin, PollFlags::POLLIN));
             }
-            let resize_at = fds.len();
-            if let Some(resize) = &pump.resize {
-                fds.push(PollFd::new(resize.fd, PollFlags::POLLIN));
+            let events_at = fds.len();
+            if let Some(events) = &pump.events {
+                fds.push(PollFd::new(events.fd, PollFlags::POLLIN));
             }
             match nix::poll::poll(&mut fds, PollTimeout::NONE) {
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -129,9 +130,9 @@ impl AttachStream {
                     input = None;
                 }
             }
-            if let Some(resize) = &mut pump.resize
-                && events.get(resize_at).is_some_and(|e| !e.is_empty())
-                && let Some((rows, cols)) = (resize.size)()
+            if let Some(local) = &mut pump.events
+                && events.get(events_at).is_some_and(|e| !e.is_empty())
+                && let Some((rows, cols)) = (local.handle)()
             {
                 let _ = self.resize(rows, cols);
             }

@@ -200,7 +200,7 @@ impl ContainerConfig {
             stop_signal: stop_signal.as_str().to_owned(),
             stop_timeout: options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
             auto_remove: options.auto_remove,
-            log: LogConfig::default(),
+            log: options.log,
         })
     }
 }

@@ -46,7 +46,7 @@ pub mod user;
 pub mod volumes;
 mod wait;
 
-pub use attach::{AttachStream, AttachStreams, Pump, Resize};
+pub use attach::{AttachStream, AttachStreams, Events, Pump};
 pub use config::ContainerConfig;
 pub use containers::{Containers, HelperCommand};
 pub use delete::RemoveOptions;

@@ -68,6 +68,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u32>,
     /// `--rm`
     pub auto_remove: bool,
+    /// `--log-opt max-size=...,max-file=...`
+    pub log: super::config::LogConfig,
 }
 
 /// How the container is networked. The network manager prepares a namespace

@@ -1,0 +1,41 @@
+//! `inspect`: a JSON array, or `-f TEMPLATE` per container.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::format::render;
+use super::open;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format the output using a template such as '{{.State.Status}}' or '{{json .Config}}'.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let containers = open()?;
+    let mut documents = Vec::new();
+    let mut failed = false;
+    for reference in &args.containers {
+        match containers.inspect(reference) {
+            Ok(document) => documents.push(serde_json::to_value(document)?),
+            Err(error) => {
+                eprintln!("Error: {error}");
+                failed = true;
+            }
+        }
+    }
+    match &args.format {
+        Some(template) => {
+            for document in &documents {
+                println!("{}", render(template, document).map_err(anyhow::Error::msg)?);
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&documents)?),
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,200 @@
+//! `start`, `stop`, `kill`, `restart`, `rm`, `wait`, `rename`, `top`, `container prune`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use berth_runtime::container::signal::parse_signal;
+use berth_runtime::container::times::parse_time;
+use berth_runtime::container::{AttachStreams, RemoveOptions};
+use clap::Args;
+
+use super::format::{decimal_size, table};
+use super::run::session;
+use super::{each, open};
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
+    let containers = open()?;
+    if args.attach || args.interactive {
+        if args.containers.len() > 1 {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        }
+        let record = containers.lookup(&args.containers[0])?;
+        let streams = AttachStreams { stdin: args.interactive && record.config.open_stdin, stdout: true, stderr: true };
+        return Ok(session(&containers, record.id.as_str(), streams, record.config.tty, !record.config.tty));
+    }
+    Ok(each(&args.containers, |reference| {
+        match containers.start(reference, None) {
+            Ok(_) | Err(berth_runtime::container::ContainerError::AlreadyRunning(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+        Ok(Some(reference.to_owned()))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container (its stop timeout by default).
+    #[arg(short, long, visible_alias = "time")]
+    pub timeout: Option<u32>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
+    let containers = open()?;
+    Ok(each(&args.containers, |reference| {
+        containers.stop(reference, args.timeout)?;
+        Ok(Some(reference.to_owned()))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container.
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
+    let signal = parse_signal(&args.signal).map_err(anyhow::Error::msg)?;
+    let containers = open()?;
+    Ok(each(&args.containers, |reference| {
+        containers.kill(reference, signal)?;
+        Ok(Some(reference.to_owned()))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short, long, visible_alias = "time")]
+    pub timeout: Option<u32>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
+    let containers = open()?;
+    Ok(each(&args.containers, |reference| {
+        containers.stop(reference, args.timeout)?;
+        containers.start(reference, None)?;
+        Ok(Some(reference.to_owned()))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
+    let mut containers = open()?;
+    let options = RemoveOptions { force: args.force, volumes: args.volumes };
+    Ok(each(&args.containers, |reference| {
+        containers.remove(reference, options)?;
+        Ok(Some(reference.to_owned()))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
+    let containers = open()?;
+    Ok(each(&args.containers, |reference| Ok(Some(containers.wait(reference)?.exit_code.to_string()))))
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+pub fn rename(args: RenameArgs) -> anyhow::Result<ExitCode> {
+    open()?.rename(&args.container, &args.new_name)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+}
+
+pub fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
+    let top = open()?.top(&args.container)?;
+    let titles: Vec<&str> = top.titles.iter().map(String::as_str).collect();
+    print!("{}", table(&titles, &top.processes));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Filters: until=<timestamp>, label=<key>[=<value>].
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let mut until = None;
+    let mut labels = BTreeMap::new();
+    for filter in &args.filter {
+        match filter.split_once('=') {
+            Some(("until", value)) => until = Some(parse_time(value, chrono::Utc::now()).map_err(anyhow::Error::msg)?),
+            Some(("label", label)) => {
+                let (key, value) = match label.split_once('=') {
+                    Some((key, value)) => (key, Some(value.to_owned())),
+                    None => (label, None),
+                };
+                labels.insert(key.to_owned(), value);
+            }
+            _ => anyhow::bail!("invalid filter {filter:?}: supported are until=<timestamp> and label=<key>[=<value>]"),
+        }
+    }
+    if !args.force {
+        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let pruned = open()?.prune(until, &labels)?;
+    if !pruned.removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in &pruned.removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", decimal_size(pruned.reclaimed));
+    Ok(ExitCode::SUCCESS)
+}

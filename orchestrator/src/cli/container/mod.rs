@@ -1,0 +1,150 @@
+//! The container commands (`create`, `run`, `start`, `ps`, `logs`, `exec`,
+//! `stop`, `kill`, `restart`, `rm`, `inspect`, `top`, `wait`, `cp`, `stats`,
+//! `rename`, `container ...`), with Docker's flags, output and exit codes.
+//! Parsing and printing only; the work is in `berth_runtime::container`.
+
+mod copy;
+mod create;
+mod exec;
+mod format;
+mod inspect;
+mod lifecycle;
+mod logs;
+mod ps;
+mod run;
+mod stats;
+mod terminal;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use berth_runtime::container::{ContainerError, Containers};
+use berth_runtime::store::Root;
+use clap::{Args, Subcommand};
+
+pub use copy::{CpArgs, cp};
+pub use create::{CreateArgs, create};
+pub use exec::{ExecArgs, exec};
+pub use inspect::{InspectArgs, inspect};
+pub use lifecycle::{
+    KillArgs, PruneArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, TopArgs, WaitArgs, kill, prune, rename,
+    restart, rm, start, stop, top, wait,
+};
+pub use logs::{LogsArgs, logs};
+pub use ps::{PsArgs, ps};
+pub use run::{RunArgs, run};
+pub use stats::{StatsArgs, stats};
+
+/// `berth container ...`
+#[derive(Debug, Args)]
+pub struct ContainerArgs {
+    #[command(subcommand)]
+    pub command: ContainerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create a new container.
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Create and run a new container from an image.
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Start one or more stopped containers.
+    Start(StartArgs),
+    /// List containers.
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Fetch the logs of a container.
+    Logs(LogsArgs),
+    /// Execute a command in a running container.
+    Exec(ExecArgs),
+    /// Stop one or more running containers.
+    Stop(StopArgs),
+    /// Kill one or more running containers.
+    Kill(KillArgs),
+    /// Restart one or more containers.
+    Restart(RestartArgs),
+    /// Remove one or more containers.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(InspectArgs),
+    /// Display the running processes of a container.
+    Top(TopArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(WaitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(CpArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(StatsArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Remove all stopped containers.
+    Prune(PruneArgs),
+}
+
+pub fn container(args: ContainerArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ContainerCommand::Create(args) => create(args),
+        ContainerCommand::Run(args) => run(args),
+        ContainerCommand::Start(args) => start(args),
+        ContainerCommand::Ls(args) => ps(args),
+        ContainerCommand::Logs(args) => logs(args),
+        ContainerCommand::Exec(args) => exec(args),
+        ContainerCommand::Stop(args) => stop(args),
+        ContainerCommand::Kill(args) => kill(args),
+        ContainerCommand::Restart(args) => restart(args),
+        ContainerCommand::Rm(args) => rm(args),
+        ContainerCommand::Inspect(args) => inspect(args),
+        ContainerCommand::Top(args) => top(args),
+        ContainerCommand::Wait(args) => wait(args),
+        ContainerCommand::Cp(args) => cp(args),
+        ContainerCommand::Stats(args) => stats(args),
+        ContainerCommand::Rename(args) => rename(args),
+        ContainerCommand::Prune(args) => prune(args),
+    }
+}
+
+/// The containers of `BERTH_ROOT`.
+fn open() -> anyhow::Result<Containers> {
+    let root = Root::from_env();
+    Containers::open(&root).with_context(|| format!("cannot open the containers in {}", root.root().display()))
+}
+
+/// Prints an error as `docker run` does (`docker: ...`).
+fn print_error(error: &anyhow::Error) {
+    eprintln!("berth: {error:#}");
+}
+
+/// Docker's exit code for an error: 126/127 when the command could not run, 125 otherwise.
+fn exit_for(error: &anyhow::Error) -> ExitCode {
+    ExitCode::from(error.downcast_ref::<ContainerError>().map_or(125, ContainerError::exit_code))
+}
+
+/// Runs `action` on each container, printing what Docker prints: the
+/// reference on success, the error otherwise; exit 1 if any failed.
+fn each(references: &[String], mut action: impl FnMut(&str) -> anyhow::Result<Option<String>>) -> ExitCode {
+    let mut failed = false;
+    for reference in references {
+        match action(reference) {
+            Ok(Some(line)) => println!("{line}"),
+            Ok(None) => {}
+            Err(error) => {
+                eprintln!("Error response from daemon: {error:#}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        crate::cli::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,131 @@
+//! `ps`: Docker's columns, `-a`, `-q`, `--filter`, `--format json|table|TEMPLATE`, `--no-trunc`.
+
+use std::process::ExitCode;
+
+use berth_runtime::container::list::{Filter, Summary};
+use berth_runtime::container::times::human_duration;
+use clap::Args;
+use serde_json::json;
+
+use super::format::{render, table};
+use super::open;
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Filter output based on conditions provided (id, name, label, status, exited, ancestor).
+    #[arg(short, long)]
+    pub filter: Vec<Filter>,
+    /// Format output: table, json, or a template such as '{{.Names}}'.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show the n last created containers (includes all states).
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states).
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+/// Docker's quoted, shortened command column.
+fn command_column(command: &str, no_trunc: bool) -> String {
+    let shown = if no_trunc || command.chars().count() <= 20 {
+        command.to_owned()
+    } else {
+        format!("{}…", command.chars().take(19).collect::<String>())
+    };
+    format!("\"{shown}\"")
+}
+
+/// The fields `--format` sees, named as Docker's.
+fn fields(summary: &Summary, no_trunc: bool) -> serde_json::Value {
+    let now = chrono::Utc::now();
+    let labels: Vec<String> = summary.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "Command": command_column(&summary.command, no_trunc),
+        "CreatedAt": summary.created.format("%Y-%m-%d %H:%M:%S %z UTC").to_string(),
+        "ID": if no_trunc { summary.id.clone() } else { summary.id[..12].to_owned() },
+        "Image": summary.image,
+        "Labels": labels.join(","),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": summary.names.join(","),
+        "Networks": "",
+        "Ports": "",
+        "RunningFor": format!("{} ago", human_duration(now - summary.created)),
+        "Size": "",
+        "State": summary.state,
+        "Status": summary.status,
+    })
+}
+
+pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
+    let all = args.all || args.last.is_some() || args.latest;
+    let mut summaries = open()?.list(all, &args.filter)?;
+    if let Some(last) = args.last.or(args.latest.then_some(1)) {
+        summaries.truncate(last);
+    }
+    if args.quiet {
+        for summary in &summaries {
+            println!("{}", if args.no_trunc { &summary.id[..] } else { &summary.id[..12] });
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format.as_deref() {
+        Some("json") => {
+            for summary in &summaries {
+                println!("{}", fields(summary, args.no_trunc));
+            }
+        }
+        Some(template) if template != "table" => {
+            let (header, template) = match template.strip_prefix("table ") {
+                Some(rest) => (true, rest),
+                None => (false, template),
+            };
+            if header {
+                let names: String = template.replace("{{.", "").replace("}}", "").to_uppercase();
+                println!("{}", names.replace("\\t", "\t"));
+            }
+            for summary in &summaries {
+                println!("{}", render(template, &fields(summary, args.no_trunc)).map_err(anyhow::Error::msg)?);
+            }
+        }
+        _ => {
+            let rows: Vec<Vec<String>> = summaries
+                .iter()
+                .map(|summary| {
+                    let row = fields(summary, args.no_trunc);
+                    ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
+                        .iter()
+                        .map(|key| row[*key].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .collect();
+            print!("{}", table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &rows));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_commands_are_cut_like_docker() {
+        assert_eq!(command_column("sleep 1000", false), "\"sleep 1000\"");
+        assert_eq!(command_column("sh -c 'while true; do sleep 1; done'", false), "\"sh -c 'while true; …\"");
+        assert_eq!(
+            command_column("sh -c 'while true; do sleep 1; done'", true),
+            "\"sh -c 'while true; do sleep 1; done'\""
+        );
+    }
+}
