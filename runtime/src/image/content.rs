@@ -124,7 +124,10 @@ impl BlobWriter {
             self.file.as_file().sync_data().map_err(|source| ImageError::io("cannot sync", &path, source))?;
         }
         self.file.persist(&target).map_err(|e| ImageError::io("cannot store blob", &target, e.error))?;
-        sync_dir(&self.dir)
+        match durability {
+            Durability::Synced => sync_dir(&self.dir),
+            Durability::Verified => Ok(()),
+        }
     }
 }
 
@@ -141,7 +144,7 @@ impl Write for BlobWriter {
 }
 
 /// Makes a rename in `dir` durable.
-pub fn sync_dir(dir: &Path) -> Result<(), ImageError> {
+fn sync_dir(dir: &Path) -> Result<(), ImageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|source| ImageError::io("cannot sync", dir, source))
 }
 

@@ -13,7 +13,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::ImageStore;
-use super::content::sync_dir;
 use super::digest::Digest;
 use super::error::ImageError;
 use super::records::{self, LayerRow};
@@ -39,9 +38,8 @@ impl ImageStore {
         records::layer_refcount(db.conn(), chain_id)
     }
 
-    /// The layer's row if it is unpacked. A directory without a row (a crash
-    /// between rename and record) is adopted: it was complete before its rename.
-    pub(crate) fn present_layer(&self, chain_id: &Digest, diff_id: &Digest) -> Result<Option<LayerRow>, ImageError> {
+    /// The layer's row if it is unpacked and can be trusted.
+    pub(crate) fn present_layer(&self, chain_id: &Digest) -> Result<Option<LayerRow>, ImageError> {
         let dir = self.layer_dir(chain_id);
         let db = self.db();
         let row = records::layer(db.conn(), chain_id)?;
@@ -54,11 +52,12 @@ impl ImageStore {
         }
         match (row, dir.is_dir()) {
             (Some(row), true) => Ok(Some(row)),
+            // No record: a crash came between its rename and its record, or the record was lost
+            // with a power cut. Its data cannot be vouched for; unpack it again.
             (None, true) => {
-                let size = disk_bytes(&dir);
-                let row = LayerRow { chain_id: chain_id.clone(), diff_id: diff_id.clone(), size, blob_digest: None };
-                records::record_layer(db.conn(), &row, Some(boot_id()))?;
-                Ok(Some(row))
+                drop(db);
+                self.delete_files(std::slice::from_ref(chain_id), &[]);
+                Ok(None)
             }
             (Some(_), false) => {
                 tracing::warn!(layer = %chain_id, "layer directory missing; unpacking it again");
@@ -90,9 +89,9 @@ impl ImageStore {
     ) -> Result<(), ImageError> {
         let target = self.layer_dir(&row.chain_id);
         match std::fs::rename(unpacked.path(), &target) {
+            // Not synced here: settle() flushes the rename with the data (see the module comment).
             Ok(()) => {
                 let _ = unpacked.keep();
-                sync_dir(&self.root().layers())?;
             }
             // Another pull got there first; its copy is as good as ours (ours is removed on drop).
             Err(e) if target.is_dir() => tracing::debug!(layer = %row.chain_id, error = %e, "layer already in place"),
@@ -157,18 +156,28 @@ mod tests {
     #[test]
     fn a_layer_unflushed_before_a_reboot_is_not_trusted() {
         let (_dir, store, chain) = store_with_layer(Some("an-earlier-boot"));
-        assert!(store.present_layer(&chain, &chain).unwrap().is_none());
+        assert!(store.present_layer(&chain).unwrap().is_none());
         assert!(!store.layer_dir(&chain).exists(), "it will be unpacked again");
+    }
+
+    #[test]
+    fn a_layer_directory_without_a_record_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&Root::new(dir.path().join("root"), dir.path().join("run"))).unwrap();
+        let chain = Digest::of(b"stray");
+        std::fs::create_dir_all(store.layer_dir(&chain).join("etc")).unwrap();
+        assert!(store.present_layer(&chain).unwrap().is_none());
+        assert!(!store.layer_dir(&chain).exists());
     }
 
     #[test]
     fn settled_and_same_boot_layers_are_used() {
         let (_dir, store, chain) = store_with_layer(Some(boot_id()));
-        assert!(store.present_layer(&chain, &chain).unwrap().is_some());
+        assert!(store.present_layer(&chain).unwrap().is_some());
         store.settle().unwrap();
         assert_eq!(records::layer_boot(store.db().conn(), &chain).unwrap(), None);
         let (_dir, store, chain) = store_with_layer(None);
-        assert!(store.present_layer(&chain, &chain).unwrap().is_some());
+        assert!(store.present_layer(&chain).unwrap().is_some());
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl ImageStore {
         let jobs = layer_jobs(info, &config, &format!("image {}", info.config.digest))?;
         let mut layers = Vec::new();
         for job in &jobs {
-            let row = match self.present_layer(&job.chain_id, &job.diff_id)? {
+            let row = match self.present_layer(&job.chain_id)? {
                 Some(row) => row,
                 None => unpack_kept(self, job)?,
             };

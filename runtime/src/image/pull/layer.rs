@@ -45,7 +45,7 @@ pub async fn ensure(
     progress: &dyn Progress,
 ) -> Result<(LayerRow, Fetched), ImageError> {
     let event = |state| progress.report(Event::Layer { digest: job.blob.digest.clone(), state });
-    if let Some(row) = store.present_layer(&job.chain_id, &job.diff_id)? {
+    if let Some(row) = store.present_layer(&job.chain_id)? {
         event(LayerState::Exists);
         return Ok((row, Fetched::AlreadyPresent));
     }
