@@ -555,3 +555,31 @@ fn a_pull_killed_half_way_leaves_a_consistent_store_and_a_rerun_finishes() {
     root.ok(&["image", "prune", "-f"]);
     assert!(entries(&root.root().join("tmp")).is_empty(), "{:?}", entries(&root.root().join("tmp")));
 }
+
+#[test]
+fn a_moved_tag_leaves_a_dangling_image_that_prune_removes() {
+    let registry = Registry::start();
+    let first = Image::new(vec![Layer::files(&[("v", b"1")], Compression::Gzip)], &[("v", "1")]);
+    let second = Image::new(vec![Layer::files(&[("v", b"2")], Compression::Gzip)], &[("v", "2")]);
+    let name = registry.reference("moving:latest");
+    images::push(&first, &name);
+    let root = TestRoot::new();
+    root.ok(&["pull", &name]);
+    images::push(&second, &name);
+    let out = root.ok(&["pull", &name]);
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let table = root.ok(&["images"]);
+    assert_eq!(table.lines().count(), 3, "{table}");
+    // The old image keeps only its digest name, so it shows without a tag.
+    assert!(table.lines().any(|l| l.contains("<none>") && l.contains(&first.id()[7..19])), "{table}");
+
+    let out = root.ok(&["image", "prune", "-f"]);
+    assert!(out.contains(&format!("deleted: {}", first.id())), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(root.ok(&["images", "-q"]).trim(), &second.id()[7..19]);
+    let out = root.ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains(&format!("deleted: {}", second.id())), "{out}");
+    assert_eq!(root.ok(&["images", "-q"]), "");
+    assert!(entries(&root.root().join("layers")).is_empty());
+    assert!(entries(&root.root().join("content/sha256")).is_empty());
+}

@@ -1,4 +1,4 @@
-//! `image prune`: delete dangling images (no names; with `all`, every image
+//! `image prune`: delete dangling images (no tag; with `all`, every image
 //! no container uses), then sweep what a crash may have left: temp files of
 //! dead processes, and layers or blobs on disk that no table row knows.
 
@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::ImageStore;
 use super::digest::Digest;
 use super::error::ImageError;
-use super::records;
+use super::records::{self, RefKind};
 use super::remove::Removed;
 
 /// Strays younger than this may belong to a pull still running in another process.
@@ -30,7 +30,9 @@ impl ImageStore {
             let tx = db.conn_mut().transaction().map_err(ImageError::sql("pruning images"))?;
             for row in records::all_images(&tx)? {
                 let names = records::image_refs(&tx, &row.id)?;
-                if in_use.contains(&row.id.to_string()) || (!names.is_empty() && !all) {
+                // Dangling, as in Docker: no tag (names by digest alone do not keep an image).
+                let tagged = names.iter().any(|n| n.kind == RefKind::Tag);
+                if in_use.contains(&row.id.to_string()) || (tagged && !all) {
                     continue;
                 }
                 for name in names {

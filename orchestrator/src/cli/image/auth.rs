@@ -56,7 +56,7 @@ pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             std::io::stdin().lock().read_line(&mut line)?;
             line.trim_end_matches(['\n', '\r']).to_owned()
         }
-        (None, false) => prompt("Password: ")?,
+        (None, false) => prompt_hidden("Password: ")?,
     };
     if username.is_empty() || password.is_empty() {
         bail!("a username and a password are required");
@@ -81,15 +81,37 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn prompt(label: &str) -> anyhow::Result<String> {
+fn require_terminal() -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to ask for it on: give --username and --password-stdin");
     }
+    Ok(())
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    require_terminal()?;
     print!("{label}");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// A prompt whose answer is not echoed (the terminal's ECHO flag is off while it is typed).
+fn prompt_hidden(label: &str) -> anyhow::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    require_terminal()?;
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).context("cannot read the terminal settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(&stdin, OptionalActions::Now, &quiet).context("cannot turn off the terminal echo")?;
+    let answer = prompt(label);
+    // Restored whatever happened, or the user's terminal stays mute.
+    let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    println!();
+    restored.context("cannot restore the terminal settings")?;
+    answer
 }
 
 #[cfg(test)]
