@@ -7,6 +7,7 @@ pub mod dns_stub;
 pub mod images;
 pub mod net_host;
 pub mod netns;
+pub mod proxy;
 pub mod registry;
 pub mod rootfs;
 pub mod token;

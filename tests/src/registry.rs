@@ -87,6 +87,10 @@ impl Registry {
         panic!("the registry did not listen on {} within {START_TIMEOUT:?}:\n{}", self.addr, self.server_log());
     }
 
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `127.0.0.1:PORT`, as it appears in references.
     pub fn address(&self) -> String {
         self.addr.to_string()

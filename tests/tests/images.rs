@@ -394,6 +394,14 @@ fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
 fn layers_that_try_to_escape_are_refused() {
     let unique = format!("berth-escape-{}", std::process::id());
     let outside = std::env::temp_dir().join(&unique);
+    // Should berth ever write it, it goes again when the test ends, pass or fail.
+    struct RemoveOnDrop(PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _guard = RemoveOnDrop(outside.clone());
     let dots = format!("../../../../../../../../tmp/{unique}");
     let (root, _) = pull_hostile(raw_tar(&[(&dots, tar::EntryType::Regular, "", b"x")]), "dots:1");
     assert!(!outside.exists());
@@ -582,4 +590,24 @@ fn a_moved_tag_leaves_a_dangling_image_that_prune_removes() {
     assert_eq!(root.ok(&["images", "-q"]), "");
     assert!(entries(&root.root().join("layers")).is_empty());
     assert!(entries(&root.root().join("content/sha256")).is_empty());
+}
+
+#[test]
+fn a_download_cut_off_half_way_is_retried() {
+    let registry = Registry::start();
+    let image = images::busybox(Compression::Gzip);
+    images::push(&image, &registry.reference("busybox:1"));
+    // The first answer for the layer blob stops after 64 kB: a connection lost mid-download.
+    let proxy = berth_tests::proxy::CuttingProxy::start(
+        registry.socket_addr(),
+        &format!("/blobs/{}", image.layers[0].digest),
+        64 * 1024,
+    );
+    let root = TestRoot::new();
+    let out = root.ok(&["pull", &format!("{}/busybox:1", proxy.address())]);
+    assert!(out.contains("Retrying"), "{out}");
+    assert_eq!(registry.blob_gets(&image.layers[0].digest), 2, "one cut-off download and one whole one");
+    let info = inspect(&root, &format!("{}/busybox:1", proxy.address()));
+    assert_eq!(info["Id"], image.id());
+    assert!(entries(&root.root().join("tmp")).is_empty(), "the broken attempt left nothing behind");
 }
