@@ -71,6 +71,9 @@ pub struct ContainerConfig {
     pub stop_timeout: u32,
     pub auto_remove: bool,
     pub log: LogConfig,
+    /// `-p` as given; published by the network manager at each start.
+    #[serde(default)]
+    pub port_bindings: Vec<String>,
 }
 
 impl ContainerConfig {
@@ -201,6 +204,7 @@ impl ContainerConfig {
             stop_timeout: options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
             auto_remove: options.auto_remove,
             log: options.log,
+            port_bindings: options.port_bindings.clone(),
         })
     }
 }

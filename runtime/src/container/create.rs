@@ -46,7 +46,10 @@ impl Containers {
             None => self.free_name()?,
         };
 
-        let id = ContainerId::generate().map_err(|e| ContainerError::io("cannot read", "/dev/urandom", e))?;
+        let id = match &options.id {
+            Some(id) => id.clone(),
+            None => ContainerId::generate().map_err(|e| ContainerError::io("cannot read", "/dev/urandom", e))?,
+        };
         let anonymous =
             options.mounts.iter().filter(|m| matches!(m.kind, MountKind::Volume { name: None, .. })).count()
                 + image.config.config().as_ref().and_then(|c| c.volumes().as_ref()).map_or(0, Vec::len);

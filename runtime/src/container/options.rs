@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::id::ContainerId;
 use super::limits::{Resources, Ulimit};
 use super::mounts::MountRequest;
 use super::security::{Capabilities, SecurityOptions};
@@ -29,6 +30,9 @@ impl OptionError {
 /// Everything `create` takes besides the image. `Default` is `docker create IMAGE`.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
+    /// The ID to give the container; generated when absent. A caller that
+    /// prepares state keyed by the ID first (its network namespace) sets it.
+    pub id: Option<ContainerId>,
     /// `--name`; a name is generated when absent.
     pub name: Option<String>,
     /// Arguments after the image; `None` keeps the image's Cmd.
@@ -70,6 +74,9 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--log-opt max-size=...,max-file=...`
     pub log: super::config::LogConfig,
+    /// `-p` as given (`127.0.0.1:8080:80/tcp`): recorded for `inspect`; the
+    /// network manager publishes them at every start. The runtime does not read them.
+    pub port_bindings: Vec<String>,
 }
 
 /// How the container is networked. The network manager prepares a namespace
