@@ -23,7 +23,7 @@ use serde_json::Value;
 /// A state root with the busybox image pulled and tagged `busybox`.
 struct World {
     root: TestRoot,
-    _registry: Registry,
+    registry: Registry,
     finished: bool,
 }
 
@@ -35,7 +35,7 @@ impl World {
         let root = TestRoot::new();
         root.ok(&["pull", "-q", &reference]);
         root.ok(&["tag", &reference, "busybox"]);
-        World { root, _registry: registry, finished: false }
+        World { root, registry, finished: false }
     }
 
     fn berth(&self, args: &[&str]) -> Output {
@@ -216,6 +216,14 @@ fn isolation_is_real() {
     let links = world.ok(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
     let interfaces: Vec<&str> = links.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
     assert_eq!(interfaces, ["lo"], "--network none has only loopback");
+    let names = |dev: &str| -> Vec<String> {
+        let mut names: Vec<String> =
+            dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_owned()).collect();
+        names.sort();
+        names
+    };
+    let host_links = world.ok(&["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(names(&host_links), names(&std::fs::read_to_string("/proc/net/dev").unwrap()), "--network host");
     world.finish();
 }
 
@@ -276,6 +284,12 @@ fn limits_are_real() {
 fn exit_codes_and_failures_follow_docker() {
     let world = World::new();
     assert_eq!(world.run(&["run", "--rm", "busybox", "sh", "-c", "exit 42"]).0, 42);
+    // An image that is not here yet is pulled first, as docker run does.
+    let other = world.registry.reference("other:1");
+    images::push(&images::busybox(Compression::Gzip), &other);
+    let (code, out, err) = world.run(&["run", "--rm", &other, "echo", "pulled"]);
+    assert_eq!((code, out.as_str()), (0, "pulled\n"), "{err}");
+    assert!(err.contains("Unable to find image") && err.contains("Status: Downloaded newer image"), "{err}");
     let (code, _, err) = world.run(&["run", "--rm", "busybox", "no-such-command"]);
     assert_eq!(code, 127);
     assert!(err.contains("exec: \"no-such-command\": executable file not found in $PATH"), "{err}");

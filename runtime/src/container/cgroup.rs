@@ -63,6 +63,52 @@ fn v1_mount(controller: &str) -> io::Result<Option<PathBuf>> {
     }))
 }
 
+/// Every cgroup hierarchy mounted here (v1 controllers, named v1 hierarchies, and v2).
+fn hierarchies() -> io::Result<Vec<PathBuf>> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let fs_type = fs.split_whitespace().next()?;
+            let mount_point = mount.split_whitespace().nth(4)?;
+            matches!(fs_type, "cgroup" | "cgroup2").then(|| PathBuf::from(mount_point))
+        })
+        .collect())
+}
+
+/// Moves this process into `berth/monitors` of every hierarchy, out of the
+/// cgroup of whoever started it: a service manager that stops the starter's
+/// cgroup (a CLI session, the daemon's unit) does not take the monitors, and
+/// so the containers, with it. Best effort: a hierarchy that refuses is skipped.
+pub fn leave_starters_cgroup() {
+    let Ok(hierarchies) = hierarchies() else { return };
+    let pid = std::process::id().to_string();
+    for hierarchy in hierarchies {
+        let dir = hierarchy.join("berth").join("monitors");
+        let moved = std::fs::create_dir_all(&dir)
+            .and_then(|()| inherit_cpuset(&hierarchy, &[hierarchy.join("berth"), dir.clone()]))
+            .and_then(|()| std::fs::write(dir.join("cgroup.procs"), &pid));
+        if let Err(e) = moved {
+            tracing::debug!(cgroup = %dir.display(), error = %e, "monitor stays in its starter's cgroup here");
+        }
+    }
+}
+
+/// A new v1 cpuset cgroup takes no task until it has CPUs and memory nodes:
+/// give it its hierarchy's.
+fn inherit_cpuset(hierarchy: &Path, dirs: &[PathBuf]) -> io::Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let Ok(all) = std::fs::read_to_string(hierarchy.join(file)) else { return Ok(()) };
+        for dir in dirs {
+            if std::fs::read_to_string(dir.join(file))?.trim().is_empty() {
+                std::fs::write(dir.join(file), all.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A container's cgroup directories.
 #[derive(Debug, Clone)]
 pub struct ContainerCgroup {

@@ -66,8 +66,10 @@ fn parse_attach(arg: &str) -> Role {
 /// Entry point. The starter passes the report pipe as stdout and, for an
 /// attached start, one end of a socket pair as stdin.
 pub fn main(args: &[OsString]) -> ExitCode {
-    // Out of the starter's session: no terminal hang-up or job-control signal reaches us.
+    // Out of the starter's session (no terminal hang-up or job-control signal
+    // reaches us) and out of its cgroup (stopping it does not stop us).
     let _ = nix::unistd::setsid();
+    super::cgroup::leave_starters_cgroup();
     let (report, attach) = match take_stdio() {
         Ok(fds) => fds,
         Err(_) => return ExitCode::FAILURE,
