@@ -176,6 +176,7 @@ impl CreateArgs {
             }
         }
         let options = CreateOptions {
+            id: None,
             name: self.name.clone(),
             cmd: (!self.command.is_empty()).then(|| self.command.clone()),
             entrypoint: self.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
@@ -209,6 +210,7 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout,
             auto_remove: self.rm,
             log,
+            port_bindings: Vec::new(),
         };
         Ok(options)
     }
