@@ -154,6 +154,19 @@ impl FromStr for PortMapping {
     }
 }
 
+impl fmt::Display for PortMapping {
+    /// The `-p` form [`FromStr`] reads back: `127.0.0.1:8080:80/tcp`, `80/udp`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.host_ip, self.host_ports) {
+            (Some(ip), Some(host)) => write!(f, "{ip}:{host}:")?,
+            (Some(ip), None) => write!(f, "{ip}::")?,
+            (None, Some(host)) => write!(f, "{host}:")?,
+            (None, None) => {}
+        }
+        write!(f, "{}/{}", self.container_ports, self.protocol)
+    }
+}
+
 /// A port as the kernel forwards it: what `berth port` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PublishedPort {
@@ -178,6 +191,13 @@ mod tests {
 
     fn parse(s: &str) -> PortMapping {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn mappings_print_as_they_parse() {
+        for spec in ["80/tcp", "8080:80/tcp", "127.0.0.1:8080:80/udp", "127.0.0.1::80/tcp", "8000-8010:8000-8010/tcp"] {
+            assert_eq!(parse(spec).to_string(), spec);
+        }
     }
 
     #[test]
