@@ -6,4 +6,5 @@ pub mod api;
 pub mod cli;
 pub mod compose;
 pub mod daemon;
+pub mod engine;
 pub mod reconcile;

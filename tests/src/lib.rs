@@ -10,4 +10,5 @@ pub mod netns;
 pub mod proxy;
 pub mod registry;
 pub mod rootfs;
+pub mod stack;
 pub mod token;

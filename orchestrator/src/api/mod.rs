@@ -3,6 +3,7 @@
 //! server (`crate::daemon`) and the client the CLI uses ([`client`]).
 
 pub mod client;
+pub mod compose;
 
 use std::path::PathBuf;
 

@@ -2,6 +2,8 @@
 
 mod compose;
 mod container;
+mod daemon;
+mod remote;
 mod image;
 mod network;
 
@@ -25,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Define and run multi-container applications.
     Compose(compose::ComposeArgs),
+    /// Run the berth daemon (the CLI starts it in the background when needed).
+    Daemon(daemon::DaemonArgs),
     /// Download an image from a registry.
     Pull(image::PullArgs),
     /// Upload an image to a registry.
@@ -108,6 +112,7 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Compose(args) => compose::run(args),
+        Command::Daemon(args) => daemon::run(args),
         Command::Pull(args) => image::pull(args),
         Command::Push(args) => image::push(args),
         Command::Images(args) => image::images(args),

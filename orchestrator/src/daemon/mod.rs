@@ -3,17 +3,26 @@
 //! Containers do not depend on it: each has its own monitor, so stopping or
 //! killing the daemon leaves them running, and a new daemon adopts them.
 
+mod compose;
+mod converge;
+mod execute;
+mod health;
+mod observe;
 mod projects;
 mod routes;
+mod watch;
 
+use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as SyncMutex};
 
 use berth_runtime::store::{Db, DbError, Root};
 use tokio::net::UnixListener;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::api::socket_path;
+use crate::engine::{Engine, EngineError};
+pub use health::HealthRegistry;
 pub use projects::{ProjectRecord, ProjectStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,15 +33,77 @@ pub enum DaemonError {
     Listen { path: String, source: std::io::Error },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the project store: {0}")]
+    Projects(#[from] projects::ProjectStoreError),
     #[error("serving the API: {0}")]
     Serve(std::io::Error),
 }
 
-/// What the request handlers share.
+/// One project's converge loop and the lock its operations take.
+#[derive(Debug, Default)]
+struct ProjectHandle {
+    /// Held while a plan for the project is made and carried out.
+    operation: Arc<Mutex<()>>,
+    /// Wakes the converge loop; `None` while none runs.
+    wake: Option<mpsc::UnboundedSender<()>>,
+}
+
+/// What the request handlers and background tasks share.
 #[derive(Debug)]
 pub struct Daemon {
     pub root: Root,
+    pub engine: Arc<Engine>,
     pub projects: Mutex<ProjectStore>,
+    pub health: HealthRegistry,
+    handles: SyncMutex<HashMap<String, ProjectHandle>>,
+}
+
+impl Daemon {
+    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProjectHandle>> {
+        self.handles.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The lock every plan for `project` runs under.
+    pub fn operation_lock(&self, project: &str) -> Arc<Mutex<()>> {
+        self.handles().entry(project.to_string()).or_default().operation.clone()
+    }
+
+    /// Something happened to `project`: plan again.
+    pub fn wake(&self, project: &str) {
+        if let Some(wake) = self.handles().get(project).and_then(|h| h.wake.as_ref()) {
+            let _ = wake.send(());
+        }
+    }
+
+    /// Starts the converge loop of `project` unless it runs.
+    pub fn ensure_converging(self: &Arc<Self>, project: &str) {
+        self.converge(project, false);
+    }
+
+    fn converge(self: &Arc<Self>, project: &str, daemon_start: bool) {
+        let mut handles = self.handles();
+        let handle = handles.entry(project.to_string()).or_default();
+        if handle.wake.as_ref().is_some_and(|w| !w.is_closed()) {
+            return;
+        }
+        let (wake, receiver) = mpsc::unbounded_channel();
+        handle.wake = Some(wake);
+        tokio::spawn(converge::run(self.clone(), project.to_string(), receiver, daemon_start));
+    }
+
+    /// Stops the converge loop of `project` (before `down`).
+    pub fn stop_converging(&self, project: &str) {
+        if let Some(handle) = self.handles().get_mut(project) {
+            handle.wake = None;
+        }
+    }
+
+    /// A container was started: watch for its exit.
+    pub fn started(self: &Arc<Self>, id: &str, pid: i32, project: Option<String>) {
+        watch::watch(self, id.to_string(), pid, project);
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. In-flight requests finish;
@@ -40,12 +111,49 @@ pub struct Daemon {
 pub async fn run(root: Root) -> Result<(), DaemonError> {
     let listener = bind(&root).await?;
     let db = Db::open(&root.db(), &[projects::MIGRATION])?;
-    let daemon = Arc::new(Daemon { projects: Mutex::new(ProjectStore::new(db)), root: root.clone() });
+    let engine_root = root.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&engine_root))
+        .await
+        .map_err(|e| DaemonError::Serve(std::io::Error::other(e)))??;
+    let daemon = Arc::new(Daemon {
+        projects: Mutex::new(ProjectStore::new(db)),
+        engine: Arc::new(engine),
+        health: HealthRegistry::default(),
+        root: root.clone(),
+        handles: SyncMutex::default(),
+    });
+    adopt(&daemon).await?;
+    // For service managers and tests: which process to signal.
+    let pid_file = root.run().join("berth.pid");
+    berth_runtime::store::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes())
+        .map_err(|source| DaemonError::Listen { path: pid_file.display().to_string(), source })?;
     tracing::info!(socket = %socket_path(&root).display(), pid = std::process::id(), "berth daemon listening");
     let app = routes::router(daemon);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(DaemonError::Serve)?;
     let _ = std::fs::remove_file(socket_path(&root));
+    let _ = std::fs::remove_file(&pid_file);
     tracing::info!("berth daemon stopped; containers keep running");
+    Ok(())
+}
+
+/// Takes over what a previous daemon left: watches every running container of
+/// a known project and starts each project's converge loop (which brings back,
+/// in dependency order, what stopped while no daemon ran).
+async fn adopt(daemon: &Arc<Daemon>) -> Result<(), DaemonError> {
+    let projects = daemon.projects.lock().await.list()?;
+    for record in &projects {
+        let engine = daemon.engine.clone();
+        let name = record.project.name.clone();
+        let running = tokio::task::spawn_blocking(move || {
+            observe::project_containers(&engine, &name, &HashMap::new(), &HashMap::new())
+        })
+        .await
+        .map_err(|e| DaemonError::Serve(std::io::Error::other(e)))??;
+        for container in running.iter().filter(|c| c.observed.is_running()) {
+            daemon.started(container.record.id.as_str(), container.state.pid, Some(record.project.name.clone()));
+        }
+        daemon.converge(&record.project.name, true);
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! The desired state of each project, as the last `up` gave it: kept in
 //! SQLite so the daemon converges it again after a restart or a reboot.
 
+use std::collections::BTreeMap;
+
 use berth_runtime::store::{Db, Migration};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -9,13 +11,16 @@ use crate::compose::model::Project;
 
 pub const MIGRATION: Migration = Migration {
     component: "projects",
-    steps: &["CREATE TABLE projects (
+    steps: &[
+        "CREATE TABLE projects (
         name TEXT PRIMARY KEY,
         spec TEXT NOT NULL,
         working_dir TEXT NOT NULL,
         config_files TEXT NOT NULL,
         updated_at INTEGER NOT NULL
-    )"],
+    )",
+        "ALTER TABLE projects ADD COLUMN scale TEXT NOT NULL DEFAULT '{}'",
+    ],
 };
 
 /// One project as stored.
@@ -24,6 +29,9 @@ pub struct ProjectRecord {
     pub project: Project,
     pub working_dir: String,
     pub config_files: Vec<String>,
+    /// `up --scale` overrides of the replica counts.
+    #[serde(default)]
+    pub scale: BTreeMap<String, u32>,
     /// Seconds since the epoch.
     pub updated_at: i64,
 }
@@ -51,11 +59,12 @@ impl ProjectStore {
         let name = record.project.name.clone();
         let spec = serde_json::to_string(&record.project).map_err(|source| ProjectStoreError::Spec { name, source })?;
         let files = serde_json::to_string(&record.config_files).expect("strings serialize");
+        let scale = serde_json::to_string(&record.scale).expect("a map of numbers serializes");
         self.db.conn().execute(
-            "INSERT INTO projects (name, spec, working_dir, config_files, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO projects (name, spec, working_dir, config_files, updated_at, scale) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, working_dir = excluded.working_dir,
-               config_files = excluded.config_files, updated_at = excluded.updated_at",
-            params![record.project.name, spec, record.working_dir, files, record.updated_at],
+               config_files = excluded.config_files, updated_at = excluded.updated_at, scale = excluded.scale",
+            params![record.project.name, spec, record.working_dir, files, record.updated_at, scale],
         )?;
         Ok(())
     }
@@ -65,7 +74,7 @@ impl ProjectStore {
             .db
             .conn()
             .query_row(
-                "SELECT name, spec, working_dir, config_files, updated_at FROM projects WHERE name = ?1",
+                "SELECT name, spec, working_dir, config_files, updated_at, scale FROM projects WHERE name = ?1",
                 params![name],
                 row,
             )
@@ -77,7 +86,7 @@ impl ProjectStore {
         let mut statement = self
             .db
             .conn()
-            .prepare("SELECT name, spec, working_dir, config_files, updated_at FROM projects ORDER BY name")?;
+            .prepare("SELECT name, spec, working_dir, config_files, updated_at, scale FROM projects ORDER BY name")?;
         let rows = statement.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(parse).collect()
     }
@@ -88,18 +97,19 @@ impl ProjectStore {
     }
 }
 
-type Row = (String, String, String, String, i64);
+type Row = (String, String, String, String, i64, String);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
-fn parse((name, spec, working_dir, files, updated_at): Row) -> Result<ProjectRecord, ProjectStoreError> {
+fn parse((name, spec, working_dir, files, updated_at, scale): Row) -> Result<ProjectRecord, ProjectStoreError> {
     let spec_err = |source| ProjectStoreError::Spec { name: name.clone(), source };
     Ok(ProjectRecord {
         project: serde_json::from_str(&spec).map_err(spec_err)?,
         working_dir,
         config_files: serde_json::from_str(&files).map_err(spec_err)?,
+        scale: serde_json::from_str(&scale).map_err(spec_err)?,
         updated_at,
     })
 }

@@ -1,22 +1,30 @@
-//! The API's routes: each handler parses, calls the daemon's library code, and answers JSON.
+//! The API's routes: each handler parses, calls the daemon's library code, and
+//! answers JSON (or streams JSON lines for long operations).
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::Daemon;
-use super::projects::ProjectRecord;
+use super::compose;
+use crate::api::compose::{DownRequest, Progress, ProjectSummary, PsEntry, UpRequest};
 use crate::api::{ApiError, PREFIX, Version};
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
     let v1 = Router::new()
         .route("/version", get(version))
         .route("/projects", get(list_projects))
-        .route("/projects/{name}", get(get_project));
+        .route("/projects/{name}/up", post(up))
+        .route("/projects/{name}/down", post(down))
+        .route("/projects/{name}/ps", get(ps));
     Router::new().nest(PREFIX, v1).with_state(daemon)
 }
 
@@ -41,16 +49,72 @@ async fn version(State(daemon): State<Arc<Daemon>>) -> Json<Version> {
     })
 }
 
-async fn list_projects(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ProjectRecord>>, Failure> {
-    daemon.projects.lock().await.list().map(Json).map_err(internal)
+/// Streams the progress of `work` as JSON lines, ending with `Done`.
+fn stream<F, Fut>(work: F) -> Response
+where
+    F: FnOnce(UnboundedSender<Progress>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let result = work(sender.clone()).await;
+        let _ = sender.send(Progress::Done { error: result.err() });
+    });
+    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let progress = receiver.recv().await?;
+        let mut line = serde_json::to_vec(&progress).expect("progress serializes");
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(line), receiver))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(lines))
+        .expect("a response built from valid parts")
 }
 
-async fn get_project(
+async fn up(State(daemon): State<Arc<Daemon>>, Path(name): Path<String>, Json(request): Json<UpRequest>) -> Response {
+    if request.project.name != name {
+        return Failure(
+            StatusCode::BAD_REQUEST,
+            format!("the body is for project {}, not {name}", request.project.name),
+        )
+        .into_response();
+    }
+    stream(move |progress| async move { compose::up(&daemon, request, &progress).await })
+}
+
+async fn down(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
-) -> Result<Json<ProjectRecord>, Failure> {
-    match daemon.projects.lock().await.get(&name).map_err(internal)? {
-        Some(record) => Ok(Json(record)),
-        None => Err(Failure(StatusCode::NOT_FOUND, format!("no such project: {name}"))),
+    Json(request): Json<DownRequest>,
+) -> Response {
+    stream(move |progress| async move { compose::down(&daemon, &name, request, &progress).await })
+}
+
+async fn ps(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<PsEntry>>, Failure> {
+    let all = query.get("all").is_some_and(|v| v == "true" || v == "1");
+    compose::ps(&daemon, &name, all).await.map(Json).map_err(internal)
+}
+
+async fn list_projects(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ProjectSummary>>, Failure> {
+    let records = daemon.projects.lock().await.list().map_err(internal)?;
+    let mut summaries = Vec::new();
+    for record in records {
+        let entries = compose::ps(&daemon, &record.project.name, true).await.map_err(internal)?;
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for entry in &entries {
+            *counts.entry(entry.state.clone()).or_default() += 1;
+        }
+        let status = counts.iter().map(|(state, n)| format!("{state}({n})")).collect::<Vec<_>>().join(", ");
+        summaries.push(ProjectSummary {
+            name: record.project.name,
+            status,
+            config_files: record.config_files.join(","),
+        });
     }
+    Ok(Json(summaries))
 }

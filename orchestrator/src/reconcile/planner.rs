@@ -15,8 +15,10 @@ pub enum Mode {
     /// `berth compose up`: converge now, starting whatever is stopped.
     Up(UpOptions),
     /// The daemon's continuous loop: bring back what died or vanished, by the
-    /// restart policies, leaving alone what the user stopped.
-    Converge { now: Millis },
+    /// restart policies, leaving alone what the user stopped. On the first pass
+    /// after the daemon starts, `always` brings back even containers the user
+    /// stopped, as Docker does (`unless-stopped` does not).
+    Converge { now: Millis, daemon_start: bool },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,7 +39,7 @@ pub struct DownOptions {
 }
 
 /// A container that ran at least this long starts its backoff again from zero, as Docker does.
-const BACKOFF_RESET_MS: Millis = 10_000;
+pub const BACKOFF_RESET_MS: Millis = 10_000;
 const BACKOFF_FIRST_MS: Millis = 100;
 const BACKOFF_CAP_MS: Millis = 60_000;
 
@@ -345,9 +347,13 @@ impl<'a> Planner<'a> {
             }
             (Mode::Up(_), Status::Created) => Decision::Start("created but not started".into()),
             (Mode::Up(_), Status::Exited { code }) => Decision::Start(format!("exited with code {code}")),
-            (Mode::Converge { .. }, _) if container.stopped_by_user => Decision::Keep,
+            (Mode::Converge { daemon_start, .. }, _)
+                if container.stopped_by_user && !(*daemon_start && service.restart == RestartPolicy::Always) =>
+            {
+                Decision::Keep
+            }
             (Mode::Converge { .. }, Status::Created) => Decision::Start("created but not started".into()),
-            (Mode::Converge { now }, Status::Exited { code }) => {
+            (Mode::Converge { now, .. }, Status::Exited { code }) => {
                 let restarts = effective_restarts(container);
                 let wanted = match service.restart {
                     RestartPolicy::No => false,

@@ -220,24 +220,24 @@ fn converge_restarts_by_policy_with_backoff() {
     o.containers[1].status = Status::Exited { code: 1 };
     o.containers[1].finished_at = Some(5_000);
     assert_eq!(
-        text(plan(&d, &o, &Mode::Converge { now: 5_001 })),
+        text(plan(&d, &o, &Mode::Converge { now: 5_001, daemon_start: false })),
         "1. start demo-web-1: restart policy on-failure:2, exit code 1 (restart 1)\n"
     );
     // Crashed again right away: held back 100 ms.
     o.containers[1].restarts = 1;
     o.containers[1].started_at = Some(5_002);
     o.containers[1].finished_at = Some(5_010);
-    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 5_050 })), "nothing to do\nplan again at 5110\n");
+    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 5_050, daemon_start: false })), "nothing to do\nplan again at 5110\n");
     assert_eq!(
-        text(plan(&d, &o, &Mode::Converge { now: 5_110 })),
+        text(plan(&d, &o, &Mode::Converge { now: 5_110, daemon_start: false })),
         "1. start demo-web-1: restart policy on-failure:2, exit code 1 (restart 2)\n"
     );
     // on-failure:2 gives up after two restarts; a clean exit is not a failure.
     o.containers[1].restarts = 2;
-    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 99_999 })), "nothing to do\n");
+    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 99_999, daemon_start: false })), "nothing to do\n");
     o.containers[1].restarts = 0;
     o.containers[1].status = Status::Exited { code: 0 };
-    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 99_999 })), "nothing to do\n");
+    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 99_999, daemon_start: false })), "nothing to do\n");
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn a_long_run_resets_the_backoff() {
     o.containers[0].restarts = 9;
     o.containers[0].started_at = Some(0);
     o.containers[0].finished_at = Some(60_000);
-    let plan = plan(&d, &o, &Mode::Converge { now: 60_000 });
+    let plan = plan(&d, &o, &Mode::Converge { now: 60_000, daemon_start: false });
     assert!(
         plan.to_string().starts_with("1. start demo-db-1: restart policy always, exit code 137 (restart 1)\n"),
         "{plan}"
@@ -262,7 +262,12 @@ fn converge_leaves_user_stopped_and_restart_no_containers_alone() {
     o.containers[0].status = Status::Exited { code: 0 };
     o.containers[0].stopped_by_user = true;
     o.containers[2].status = Status::Exited { code: 1 };
-    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 1 << 40 })), "nothing to do\n");
+    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 1 << 40, daemon_start: false })), "nothing to do\n");
+    // When the daemon starts, `always` brings back even a stopped container (db is `always`).
+    assert_eq!(
+        text(plan(&d, &o, &Mode::Converge { now: 1 << 40, daemon_start: true })),
+        "1. start demo-db-1: restart policy always, exit code 0 (restart 1)\n"
+    );
 }
 
 #[test]
@@ -271,7 +276,7 @@ fn converge_recreates_a_container_removed_behind_its_back() {
     let mut o = all_running(&d);
     o.containers.remove(2);
     assert_eq!(
-        text(plan(&d, &o, &Mode::Converge { now: 1 })),
+        text(plan(&d, &o, &Mode::Converge { now: 1, daemon_start: false })),
         "\
 1. create container demo-job-1: missing: removed outside berth
 2. start demo-job-1 (after 1): missing: removed outside berth
@@ -290,7 +295,7 @@ fn after_a_reboot_everything_comes_back_in_order() {
     }
     // job has restart: no and stays down; web (on-failure) waits for db's health.
     assert_eq!(
-        text(plan(&d, &o, &Mode::Converge { now: 20 })),
+        text(plan(&d, &o, &Mode::Converge { now: 20, daemon_start: false })),
         "\
 1. start demo-db-1: restart policy always, exit code 255 (restart 1)
 2. wait for db to be healthy (after 1): a dependent waits for service_healthy
@@ -307,7 +312,7 @@ fn unhealthy_containers_restart_only_when_asked() {
     let mut o = all_running(&d);
     o.containers[0].health = Some(Health::Unhealthy);
     assert_eq!(
-        text(plan(&d, &o, &Mode::Converge { now: 1 })),
+        text(plan(&d, &o, &Mode::Converge { now: 1, daemon_start: false })),
         "\
 1. restart demo-db-1: unhealthy, and x-berth.restart_on_unhealthy is set
 2. wait for db to be healthy (after 1): a dependent waits for service_healthy
@@ -315,7 +320,7 @@ fn unhealthy_containers_restart_only_when_asked() {
 "
     );
     let d = desired(STACK);
-    assert!(!plan(&d, &o, &Mode::Converge { now: 1 }).to_string().contains("restart demo-db-1"));
+    assert!(!plan(&d, &o, &Mode::Converge { now: 1, daemon_start: false }).to_string().contains("restart demo-db-1"));
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! `berth compose ...`: the options every compose command shares, and dispatch.
 
 mod config;
+mod down;
+mod progress;
+mod ps;
+mod up;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +40,14 @@ pub struct ComposeArgs {
 enum ComposeCommand {
     /// Parse, resolve and render the compose file in canonical format.
     Config(config::ConfigArgs),
+    /// Create and start containers (the daemon keeps them converged).
+    Up(up::UpArgs),
+    /// Stop and remove containers, networks (and volumes with -v).
+    Down(down::DownArgs),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// List running compose projects.
+    Ls(ps::LsArgs),
 }
 
 impl ComposeArgs {
@@ -52,10 +65,29 @@ impl ComposeArgs {
         }
         Ok(loaded)
     }
+
+    /// The project's name and model from its compose files; with `-p` and no
+    /// compose file (as `down -p NAME` from anywhere), the name alone.
+    fn project_or_name(&self) -> anyhow::Result<(String, Option<crate::compose::model::Project>)> {
+        match self.load(true) {
+            Ok(loaded) => Ok((loaded.project.name.clone(), Some(loaded.project))),
+            Err(error) => match &self.project_name {
+                Some(name) if self.files.is_empty() => {
+                    tracing::debug!(%error, "no compose file; using the project name alone");
+                    Ok((name.clone(), None))
+                }
+                _ => Err(error),
+            },
+        }
+    }
 }
 
 pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         ComposeCommand::Config(config) => config::run(&args, config),
+        ComposeCommand::Up(up) => up::run(&args, up),
+        ComposeCommand::Down(down) => down::run(&args, down),
+        ComposeCommand::Ps(ps) => ps::ps(&args, ps),
+        ComposeCommand::Ls(ls) => ps::ls(ls),
     }
 }

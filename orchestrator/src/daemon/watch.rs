@@ -1,0 +1,61 @@
+//! Knowing at once when a container's process ends, without a thread per
+//! container: a pidfd (readable when the process exits) per running container,
+//! polled by tokio. The monitor records the exit; the watcher then frees the
+//! container's network (ports, names) and wakes its project's reconciler.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use rustix::process::{Pid, PidfdFlags, pidfd_open};
+use tokio::io::unix::AsyncFd;
+
+use super::Daemon;
+
+/// Watches the container `id` (running, its process `pid`) until it exits.
+pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>) {
+    let daemon = daemon.clone();
+    tokio::spawn(async move {
+        if let Some(pid) = Pid::from_raw(pid) {
+            match pidfd_open(pid, PidfdFlags::empty()) {
+                Ok(fd) => wait_readable(fd).await,
+                // Already gone (ESRCH): it exited before we looked.
+                Err(error) => tracing::debug!(container = %id, %error, "no pidfd; the process has ended"),
+            }
+        }
+        // The monitor records the exit after the process ends; `wait` returns once it has.
+        let engine = daemon.engine.clone();
+        let reference = id.clone();
+        let recorded = tokio::task::spawn_blocking(move || {
+            let containers = engine.own_containers()?;
+            containers.wait(&reference)?;
+            let record = containers.lookup(&reference)?;
+            engine.stopped(&record.id)
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => tracing::debug!(container = %id, "exited"),
+            Ok(Err(error)) => tracing::warn!(container = %id, %error, "cannot settle an exited container"),
+            Err(error) => tracing::warn!(container = %id, %error, "exit watcher failed"),
+        }
+        daemon.health.forget(&id);
+        if let Some(project) = project {
+            daemon.wake(&project);
+        }
+    });
+}
+
+async fn wait_readable(fd: OwnedFd) {
+    // `AsyncFd::new` is deprecated for fds that may be closed while registered;
+    // this one is owned by the AsyncFd and closed only when it is dropped, and
+    // its replacement (`register`) is an unsafe fn.
+    #[allow(deprecated)]
+    let registered = AsyncFd::new(fd);
+    match registered {
+        Ok(fd) => {
+            if let Err(error) = fd.readable().await {
+                tracing::warn!(%error, "pidfd poll failed");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot poll a pidfd"),
+    }
+}

@@ -1,0 +1,71 @@
+//! The network manager's configuration: berth's root and run directories, the
+//! DNS server (this binary, re-executed), and the environment's overrides.
+
+use std::net::{IpAddr, SocketAddr};
+
+use berth_network::{DnsLauncher, NetworkConfig, Upstreams};
+use berth_runtime::store::Root;
+
+/// The hidden subcommand that runs the embedded DNS server.
+pub const DNS_SERVER_COMMAND: &str = "__dns-server";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot find the berth binary (for the DNS server): {0}")]
+    Exe(std::io::Error),
+    #[error("{variable}={value}: {reason}")]
+    Variable { variable: &'static str, value: String, reason: String },
+}
+
+/// `BERTH_NETWORK_POOL` (a CIDR, cut into /24s), `BERTH_NETWORK_PREFIX` (link
+/// and nftables names) and `BERTH_DNS_UPSTREAMS` (comma-separated IP[:PORT],
+/// instead of /etc/resolv.conf) change the defaults, like Docker's default-address-pools.
+pub fn network_config(root: &Root) -> Result<NetworkConfig, ConfigError> {
+    let program = std::env::current_exe().map_err(ConfigError::Exe)?;
+    let launcher = DnsLauncher { program, args: vec![DNS_SERVER_COMMAND.into()] };
+    let mut config = NetworkConfig::new(root.root().to_path_buf(), root.run().to_path_buf(), launcher);
+    if let Ok(pool) = std::env::var("BERTH_NETWORK_POOL") {
+        config.pool = pool.parse().map_err(|_| ConfigError::Variable {
+            variable: "BERTH_NETWORK_POOL",
+            value: pool.clone(),
+            reason: "not an IPv4 CIDR".into(),
+        })?;
+    }
+    if let Ok(prefix) = std::env::var("BERTH_NETWORK_PREFIX") {
+        config.prefix = prefix;
+    }
+    if let Ok(upstreams) = std::env::var("BERTH_DNS_UPSTREAMS") {
+        config.upstreams = Upstreams::Explicit(parse_upstreams(&upstreams)?);
+    }
+    Ok(config)
+}
+
+fn parse_upstreams(text: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<SocketAddr>().or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53))).map_err(|_| {
+                ConfigError::Variable {
+                    variable: "BERTH_DNS_UPSTREAMS",
+                    value: text.to_string(),
+                    reason: format!("{s:?} is not IP or IP:PORT"),
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_take_ports_or_default_to_53() {
+        assert_eq!(
+            parse_upstreams("127.0.0.53, 127.0.0.54:5353").unwrap(),
+            ["127.0.0.53:53".parse().unwrap(), "127.0.0.54:5353".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(parse_upstreams("resolver").unwrap_err().to_string().contains("\"resolver\" is not IP"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The engine: the runtime (images, containers) and the network manager put
+//! together, as every command needs them. A container's life is a runtime verb
+//! wrapped in the network steps around it (DESIGN.md, "How data flows", step 5):
+//! create = netns + connect + create; start = publish + activate + start;
+//! stop = stop + deactivate; remove = remove + release.
+//!
+//! Everything here is blocking; the daemon calls it from `spawn_blocking`.
+
+mod config;
+mod create;
+mod lifecycle;
+
+use std::sync::{Mutex, MutexGuard};
+
+use berth_network::{NetworkError, NetworkManager};
+use berth_runtime::container::{ContainerError, Containers};
+use berth_runtime::image::{ImageError, ImageStore};
+use berth_runtime::store::Root;
+
+pub use config::{ConfigError, network_config};
+pub use create::{NetworkChoice, RunRequest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    root: Root,
+    images: ImageStore,
+    containers: Mutex<Containers>,
+    network: Mutex<NetworkManager>,
+}
+
+impl Engine {
+    /// Opens the stores under `root` and brings the network state back after a
+    /// reboot (the first open after one).
+    pub fn open(root: &Root) -> Result<Engine, EngineError> {
+        let network = NetworkManager::open(network_config(root)?)?;
+        network.recover_after_boot()?;
+        Ok(Engine {
+            root: root.clone(),
+            images: ImageStore::open(root)?,
+            containers: Mutex::new(Containers::open(root)?),
+            network: Mutex::new(network),
+        })
+    }
+
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// The container store; held only for one call at a time.
+    pub fn containers(&self) -> MutexGuard<'_, Containers> {
+        self.containers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A container store of its own (its own database connection), for calls
+    /// that take time (start, stop, wait, logs) and must not hold the shared one:
+    /// containers of a stack start and stop in parallel.
+    pub fn own_containers(&self) -> Result<Containers, EngineError> {
+        Ok(Containers::open(&self.root)?)
+    }
+
+    pub fn network(&self) -> MutexGuard<'_, NetworkManager> {
+        self.network.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,174 @@
+//! A compose stack under test: its own state root and run directory (so its
+//! own daemon, started by the first `berth compose` command), its own network
+//! prefix and address pool, an uplink guard, the busybox image in a registry
+//! of its own, and a project directory. Dropping it takes the stack down,
+//! stops its daemon (by PID) and removes every network object of its prefix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use berth_network::{DnsLauncher, NetworkConfig, NetworkManager};
+
+use crate::berth::{TestRoot, berth_bin};
+use crate::images::{self, Compression};
+use crate::net_host::UplinkGuard;
+use crate::registry::Registry;
+
+#[derive(Debug)]
+pub struct Stack {
+    pub root: TestRoot,
+    pub registry: Registry,
+    /// The busybox image's reference in the registry.
+    pub image: String,
+    prefix: String,
+    pool: String,
+    _uplink: UplinkGuard,
+}
+
+impl Stack {
+    /// `prefix`: short (≤ 6 characters), unique per test (links and nftables
+    /// names); `k`: picks the address pool 10.(160+k).0.0/16, unique per test.
+    pub fn new(prefix: &str, k: u8) -> Stack {
+        let uplink = UplinkGuard::install(&format!("{prefix}guard"));
+        let registry = Registry::start();
+        let image = registry.reference("berth/busybox:latest");
+        images::push(&images::busybox(Compression::Gzip), &image);
+        let root = TestRoot::new();
+        std::fs::create_dir_all(root.scratch().join("project")).unwrap();
+        Stack {
+            root,
+            registry,
+            image,
+            prefix: prefix.to_string(),
+            pool: format!("10.{}.0.0/16", 160 + u16::from(k)),
+            _uplink: uplink,
+        }
+    }
+
+    /// The project directory compose files are written to.
+    pub fn dir(&self) -> PathBuf {
+        self.root.scratch().join("project")
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        let path = self.dir().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `berth ARGS` in the project directory, with the stack's state, prefix,
+    /// pool and no upstream DNS (forwarded queries go nowhere).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.root.command();
+        command
+            .args(args)
+            .current_dir(self.dir())
+            .env("BERTH_NETWORK_PREFIX", &self.prefix)
+            .env("BERTH_NETWORK_POOL", &self.pool)
+            .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
+            .env_remove("COMPOSE_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_PROFILES");
+        command
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("berth runs")
+    }
+
+    /// stdout of a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.berth(args);
+        assert!(
+            output.status.success(),
+            "berth {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `compose ps -a --format json`, parsed.
+    pub fn ps(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["compose", "ps", "-a", "--format", "json"])).unwrap()
+    }
+
+    /// The daemon's PID, when one runs for this stack.
+    pub fn daemon_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.root.run_dir().join("berth.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// Polls `done` every 50 ms until it holds, failing the test after `timeout`.
+    pub fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the daemon by PID: SIGTERM, then SIGKILL after 5 s.
+    pub fn stop_daemon(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            signal_and_wait(pid);
+        }
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would.
+    pub fn kill_daemon(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn signal_and_wait(pid: i32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Whatever the test left: every container of this root, then the daemon,
+        // then every network object of this prefix.
+        let _ = self.berth(&["compose", "down", "-v", "-t", "1"]);
+        self.stop_daemon();
+        let ids = Command::new(berth_bin())
+            .args(["ps", "-aq", "--no-trunc"])
+            .env("BERTH_ROOT", self.root.root())
+            .env("BERTH_RUN", self.root.run_dir())
+            .output();
+        if let Ok(ids) = ids {
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.berth(&["rm", "-f", "-v", id]);
+            }
+        }
+        self.stop_daemon();
+        let launcher = DnsLauncher { program: berth_bin(), args: vec!["__dns-server".into()] };
+        let mut config = NetworkConfig::new(self.root.root(), self.root.run_dir(), launcher);
+        config.prefix = self.prefix.clone();
+        config.pool = self.pool.parse().expect("a CIDR");
+        match NetworkManager::open(config) {
+            Ok(manager) => {
+                if let Err(e) = manager.remove_everything() {
+                    eprintln!("stack {}: cannot remove its network objects: {e}", self.prefix);
+                }
+            }
+            Err(e) => eprintln!("stack {}: cannot open its network state: {e}", self.prefix),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `berth compose up`/`down` end to end: a real daemon, the real registry,
+//! real containers and networks (root).
+
+use std::time::Duration;
+
+use berth_tests::stack::Stack;
+use serde_json::Value;
+
+fn ids(ps: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = ps.iter().map(|c| c["ID"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+fn two_services(image: &str, greeting: &str) -> String {
+    format!(
+        "name: upd\nservices:\n  db:\n    image: {image}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 1000 & wait\"]\n  web:\n    image: {image}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 1000 & wait\"]\n    environment: {{GREETING: '{greeting}'}}\n    depends_on: [db]\n"
+    )
+}
+
+#[test]
+fn up_twice_changes_nothing_and_down_removes_everything() {
+    let stack = Stack::new("cu1", 1);
+    stack.write("compose.yaml", &two_services(&stack.image, "hello"));
+    stack.ok(&["compose", "up", "-d"]);
+    let first = stack.ps();
+    assert_eq!(first.len(), 2, "{first:#?}");
+    assert!(first.iter().all(|c| c["State"] == "running"), "{first:#?}");
+
+    stack.ok(&["compose", "up", "-d"]);
+    assert_eq!(ids(&stack.ps()), ids(&first), "a second up recreates nothing");
+
+    // Changing one service's environment recreates that service only.
+    stack.write("compose.yaml", &two_services(&stack.image, "changed"));
+    let plan = stack.ok(&["compose", "up", "-d", "--dry-run"]);
+    assert!(plan.contains("upd-web-1") && plan.contains("config hash changed"), "{plan}");
+    assert!(!plan.contains("upd-db-1"), "{plan}");
+    stack.ok(&["compose", "up", "-d"]);
+    let after = stack.ps();
+    let db = |ps: &[Value]| ps.iter().find(|c| c["Service"] == "db").unwrap()["ID"].clone();
+    let web = |ps: &[Value]| ps.iter().find(|c| c["Service"] == "web").unwrap()["ID"].clone();
+    assert_eq!(db(&after), db(&first));
+    assert_ne!(web(&after), web(&first));
+    let web_entry = after.iter().find(|c| c["Service"] == "web").unwrap();
+    assert!(web_entry["CreatedBecause"].as_str().unwrap().starts_with("config hash changed"), "{web_entry}");
+
+    stack.ok(&["compose", "down"]);
+    assert!(stack.ps().is_empty());
+    let networks = stack.ok(&["network", "ls"]);
+    assert!(!networks.contains("upd_default"), "{networks}");
+    stack.wait_until("nothing left", Duration::from_secs(5), || stack.ok(&["ps", "-aq"]).trim().is_empty());
+}
