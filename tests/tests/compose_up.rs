@@ -50,3 +50,45 @@ fn up_twice_changes_nothing_and_down_removes_everything() {
     assert!(!networks.contains("upd_default"), "{networks}");
     stack.wait_until("nothing left", Duration::from_secs(5), || stack.ok(&["ps", "-aq"]).trim().is_empty());
 }
+
+#[test]
+fn scale_up_and_down() {
+    let stack = Stack::new("cu2", 2);
+    stack.write("compose.yaml", &two_services(&stack.image, "x"));
+    stack.ok(&["compose", "up", "-d", "--scale", "web=3"]);
+    let web = |ps: &[Value]| ps.iter().filter(|c| c["Service"] == "web").count();
+    assert_eq!(web(&stack.ps()), 3);
+    stack.ok(&["compose", "up", "-d", "--scale", "web=1"]);
+    let ps = stack.ps();
+    assert_eq!(web(&ps), 1);
+    assert!(ps.iter().any(|c| c["Name"] == "upd-web-1"), "the first replica stays: {ps:#?}");
+}
+
+#[test]
+fn two_projects_side_by_side_and_down_v() {
+    let stack = Stack::new("cu3", 3);
+    let file = |name: &str| {
+        format!(
+            "name: {name}\nservices:\n  app:\n    image: {0}\n    command: [sh, -c, \"echo {name} > /data/who; trap 'exit 0' TERM; sleep 1000 & wait\"]\n    volumes: ['data:/data']\nvolumes:\n  data:\n",
+            stack.image
+        )
+    };
+    stack.write("a.yaml", &file("pa"));
+    stack.write("b.yaml", &file("pb"));
+    stack.ok(&["compose", "-f", "a.yaml", "up", "-d"]);
+    stack.ok(&["compose", "-f", "b.yaml", "up", "-d"]);
+    let volumes = stack.root.root().join("volumes");
+    assert!(volumes.join("pa_data").exists() && volumes.join("pb_data").exists());
+
+    stack.ok(&["compose", "-f", "a.yaml", "down"]);
+    assert!(volumes.join("pa_data").exists(), "down keeps volumes");
+    stack.ok(&["compose", "-f", "a.yaml", "up", "-d"]);
+    stack.ok(&["compose", "-f", "a.yaml", "down", "-v"]);
+    assert!(!volumes.join("pa_data").exists(), "down -v removes the project's volumes");
+    assert!(volumes.join("pb_data").exists(), "and only them");
+    let b = stack.ok(&["compose", "-f", "b.yaml", "ps", "--format", "json"]);
+    assert!(b.contains("pb-app-1") && b.contains("running"), "{b}");
+    let networks = stack.ok(&["network", "ls"]);
+    assert!(networks.contains("pb_default") && !networks.contains("pa_default"), "{networks}");
+    stack.ok(&["compose", "-f", "b.yaml", "down", "-v"]);
+}

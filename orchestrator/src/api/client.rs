@@ -80,32 +80,22 @@ impl Client {
         decode(response).await
     }
 
-    /// A request whose response is a stream of JSON lines; `on_line` sees each as it arrives.
+    /// A POST whose response is a stream of JSON lines; `on_line` sees each as it arrives.
     pub async fn stream<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
-        mut on_line: impl FnMut(T),
+        on_line: impl FnMut(T),
     ) -> Result<(), ClientError> {
         let body = serde_json::to_vec(body)?;
         let response = self.send(Method::POST, path, Some(body)).await?;
-        if !response.status().is_success() {
-            return decode::<serde_json::Value>(response).await.map(|_| ());
-        }
-        let mut body = response.into_body();
-        let mut pending: Vec<u8> = Vec::new();
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                pending.extend_from_slice(&data);
-                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=end).collect();
-                    if line.len() > 1 {
-                        on_line(serde_json::from_slice(&line)?);
-                    }
-                }
-            }
-        }
-        Ok(())
+        read_lines(response, on_line).await
+    }
+
+    /// A GET whose response is a stream of JSON lines.
+    pub async fn stream_get<T: DeserializeOwned>(&self, path: &str, on_line: impl FnMut(T)) -> Result<(), ClientError> {
+        let response = self.send(Method::GET, path, None).await?;
+        read_lines(response, on_line).await
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response<Incoming>, ClientError> {
@@ -127,6 +117,29 @@ impl Client {
             .expect("a request built from valid parts");
         Ok(sender.send_request(request).await?)
     }
+}
+
+async fn read_lines<T: DeserializeOwned>(
+    response: Response<Incoming>,
+    mut on_line: impl FnMut(T),
+) -> Result<(), ClientError> {
+    if !response.status().is_success() {
+        return decode::<serde_json::Value>(response).await.map(|_| ());
+    }
+    let mut body = response.into_body();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if line.len() > 1 {
+                    on_line(serde_json::from_slice(&line)?);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn decode<T: DeserializeOwned>(response: Response<Incoming>) -> Result<T, ClientError> {

@@ -123,3 +123,16 @@ pub struct ProjectSummary {
     pub status: String,
     pub config_files: String,
 }
+
+/// One log line of a project's container, streamed by `GET /v1/projects/{name}/logs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub container: String,
+    pub service: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// RFC 3339 with nanoseconds.
+    pub time: String,
+    /// The text, with its newline when the line was complete.
+    pub log: String,
+}

@@ -15,7 +15,9 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::Daemon;
 use super::compose;
-use crate::api::compose::{DownRequest, Progress, ProjectSummary, PsEntry, UpRequest};
+use super::logs::LogsRequest;
+use super::ops::{self, Verb};
+use crate::api::compose::{DownRequest, Progress, ProjectSummary, PsEntry, ServicesRequest, UpRequest};
 use crate::api::{ApiError, PREFIX, Version};
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
@@ -24,7 +26,13 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects", get(list_projects))
         .route("/projects/{name}/up", post(up))
         .route("/projects/{name}/down", post(down))
-        .route("/projects/{name}/ps", get(ps));
+        .route("/projects/{name}/ps", get(ps))
+        .route("/projects/{name}/logs", get(logs))
+        .route("/projects/{name}/stop", post(|s, p, b| verb(s, p, b, Verb::Stop)))
+        .route("/projects/{name}/start", post(|s, p, b| verb(s, p, b, Verb::Start)))
+        .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
+        .route("/projects/{name}/kill", post(|s, p, b| verb(s, p, b, Verb::Kill)))
+        .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)));
     Router::new().nest(PREFIX, v1).with_state(daemon)
 }
 
@@ -49,6 +57,20 @@ async fn version(State(daemon): State<Arc<Daemon>>) -> Json<Version> {
     })
 }
 
+/// Streams what arrives on `receiver` as JSON lines until every sender is gone.
+fn json_lines<T: serde::Serialize + Send + 'static>(receiver: mpsc::UnboundedReceiver<T>) -> Response {
+    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let item = receiver.recv().await?;
+        let mut line = serde_json::to_vec(&item).expect("API messages serialize");
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(line), receiver))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(lines))
+        .expect("a response built from valid parts")
+}
+
 /// Streams the progress of `work` as JSON lines, ending with `Done`.
 fn stream<F, Fut>(work: F) -> Response
 where
@@ -60,16 +82,7 @@ where
         let result = work(sender.clone()).await;
         let _ = sender.send(Progress::Done { error: result.err() });
     });
-    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let progress = receiver.recv().await?;
-        let mut line = serde_json::to_vec(&progress).expect("progress serializes");
-        line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(line), receiver))
-    });
-    Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(Body::from_stream(lines))
-        .expect("a response built from valid parts")
+    json_lines(receiver)
 }
 
 async fn up(State(daemon): State<Arc<Daemon>>, Path(name): Path<String>, Json(request): Json<UpRequest>) -> Response {
@@ -117,4 +130,40 @@ async fn list_projects(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<Pro
         });
     }
     Ok(Json(summaries))
+}
+
+async fn verb(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Json(request): Json<ServicesRequest>,
+    verb: Verb,
+) -> Response {
+    stream(move |progress| async move { ops::run(&daemon, &name, verb, request, &progress).await })
+}
+
+async fn logs(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let request = LogsRequest {
+        services: query
+            .get("services")
+            .map(|s| s.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default(),
+        follow: query.get("follow").is_some_and(|v| v == "true"),
+        tail: match query.get("tail").map(String::as_str) {
+            None | Some("all") => None,
+            Some(n) => {
+                Some(n.parse().map_err(|_| Failure(StatusCode::BAD_REQUEST, format!("--tail {n}: not a number")))?)
+            }
+        },
+    };
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        if let Err(error) = super::logs::logs(&daemon, &name, request, sender).await {
+            tracing::warn!(project = %name, %error, "logs failed");
+        }
+    });
+    Ok(json_lines(receiver))
 }

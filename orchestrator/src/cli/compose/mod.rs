@@ -2,9 +2,11 @@
 
 mod config;
 mod down;
+mod logs;
 mod progress;
 mod ps;
 mod up;
+mod verbs;
 mod wait;
 
 use std::path::PathBuf;
@@ -48,6 +50,18 @@ enum ComposeCommand {
     Ps(ps::PsArgs),
     /// List running compose projects.
     Ls(ps::LsArgs),
+    /// View output from containers.
+    Logs(logs::LogsArgs),
+    /// Stop services (they stay stopped: the daemon does not restart them).
+    Stop(verbs::VerbArgs),
+    /// Start existing containers.
+    Start(verbs::VerbArgs),
+    /// Restart service containers.
+    Restart(verbs::VerbArgs),
+    /// Force stop service containers.
+    Kill(verbs::VerbArgs),
+    /// Remove stopped service containers.
+    Rm(verbs::VerbArgs),
 }
 
 impl ComposeArgs {
@@ -89,5 +103,11 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
         ComposeCommand::Down(down) => down::run(&args, down),
         ComposeCommand::Ps(ps) => ps::ps(&args, ps),
         ComposeCommand::Ls(ls) => ps::ls(ls),
+        ComposeCommand::Logs(logs) => logs::run(&args, logs),
+        ComposeCommand::Stop(a) => verbs::run(&args, "stop", a),
+        ComposeCommand::Start(a) => verbs::run(&args, "start", a),
+        ComposeCommand::Restart(a) => verbs::run(&args, "restart", a),
+        ComposeCommand::Kill(a) => verbs::run(&args, "kill", a),
+        ComposeCommand::Rm(a) => verbs::run(&args, "rm", a),
     }
 }

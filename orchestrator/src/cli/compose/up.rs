@@ -7,9 +7,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::ComposeArgs;
+use super::logs::{LogPrinter, stream_logs};
 use super::progress::Printer;
 use super::wait::wait_ready;
-use crate::api::compose::{Progress, PullPolicy, UpRequest};
+use crate::api::client::Client;
+use crate::api::compose::{Progress, PsEntry, PullPolicy, ServicesRequest, UpRequest};
 use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
@@ -47,6 +49,15 @@ pub struct UpArgs {
     /// Print the plan (what would be created, recreated, started, and why) and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Stop all containers if any container exits (foreground mode).
+    #[arg(long, conflicts_with = "detach")]
+    abort_on_container_exit: bool,
+    /// Return the exit code of this service's container (implies --abort-on-container-exit).
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    exit_code_from: Option<String>,
+    /// Produce monochrome output.
+    #[arg(long)]
+    no_color: bool,
     /// Services to start (default: all).
     services: Vec<String>,
 }
@@ -72,8 +83,10 @@ pub fn run(compose: &ComposeArgs, args: &UpArgs) -> anyhow::Result<ExitCode> {
             bail!("no such service: {service}");
         }
     }
-    if !args.detach && !args.wait && !args.dry_run {
-        bail!("berth compose up runs detached for now: add -d (or --wait)");
+    if let Some(service) = &args.exit_code_from
+        && !project.services.contains_key(service)
+    {
+        bail!("--exit-code-from {service}: no such service");
     }
     let request = UpRequest {
         working_dir: loaded.project_dir.display().to_string(),
@@ -96,9 +109,64 @@ pub fn run(compose: &ComposeArgs, args: &UpArgs) -> anyhow::Result<ExitCode> {
         if let Some(error) = printer.error {
             bail!("{error}");
         }
-        if args.wait && !args.dry_run {
+        if args.dry_run {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if args.wait {
             wait_ready(&client, &name, &args.services, args.wait_timeout).await?;
         }
-        Ok(ExitCode::SUCCESS)
+        if args.detach || args.wait {
+            return Ok(ExitCode::SUCCESS);
+        }
+        foreground(&client, &name, args).await
     })
+}
+
+/// Attached `up`: the services' logs until Ctrl-C (or, with
+/// `--abort-on-container-exit`, until a container exits), then the stack is stopped.
+async fn foreground(client: &Client, name: &str, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let mut printer = LogPrinter::new(!args.no_color, true, false);
+    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let code = tokio::select! {
+        result = stream_logs(client, name, &args.services, true, "all", &mut printer) => {
+            result?;
+            None
+        }
+        exited = first_exit(client, name), if abort => Some(exited?),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            None
+        }
+    };
+    let stop = ServicesRequest { services: Vec::new(), timeout: args.timeout, signal: None };
+    let mut stopping = Printer::new(false);
+    let stop_path = format!("/projects/{name}/stop");
+    tokio::select! {
+        result = client.stream(&stop_path, &stop, |line: Progress| stopping.show(line)) => result?,
+        _ = tokio::signal::ctrl_c() => {
+            let kill = ServicesRequest { signal: Some("SIGKILL".into()), ..stop };
+            client.stream(&format!("/projects/{name}/kill"), &kill, |line: Progress| stopping.show(line)).await?;
+        }
+    }
+    let code = match (&args.exit_code_from, code) {
+        (Some(service), _) => {
+            let entries: Vec<PsEntry> = client.get(&format!("/projects/{name}/ps?all=true")).await?;
+            entries.iter().find(|e| &e.service == service).map_or(0, |e| e.exit_code)
+        }
+        (None, Some(code)) => code,
+        (None, None) => 0,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Waits until a container of the project has exited; its exit code.
+async fn first_exit(client: &Client, name: &str) -> anyhow::Result<i32> {
+    loop {
+        let entries: Vec<PsEntry> = client.get(&format!("/projects/{name}/ps?all=true")).await?;
+        if let Some(exited) = entries.iter().find(|e| e.state == "exited") {
+            eprintln!("{} exited with code {}", exited.name, exited.exit_code);
+            return Ok(exited.exit_code);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
