@@ -92,3 +92,28 @@ fn two_projects_side_by_side_and_down_v() {
     assert!(networks.contains("pb_default") && !networks.contains("pa_default"), "{networks}");
     stack.ok(&["compose", "-f", "b.yaml", "down", "-v"]);
 }
+
+#[test]
+fn events_stream_as_json_lines() {
+    let stack = Stack::new("cu4", 4);
+    stack.write("compose.yaml", &two_services(&stack.image, "x"));
+    // Start the daemon first, so the subscription exists before the stack changes.
+    assert!(stack.ps().is_empty());
+    let mut events =
+        stack.command(&["compose", "events", "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["compose", "up", "-d"]);
+    stack.ok(&["compose", "down"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::process::Command::new("kill").arg(events.id().to_string()).status();
+    let output = events.wait_with_output().unwrap();
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seen = |kind: &str, action: &str, id: &str| {
+        lines.iter().any(|e| e["type"] == kind && e["action"] == action && e["id"] == id)
+    };
+    assert!(seen("network", "create", "upd_default"), "{lines:#?}");
+    assert!(seen("container", "create", "upd-web-1") && seen("container", "start", "upd-web-1"), "{lines:#?}");
+    assert!(seen("container", "stop", "upd-db-1") && seen("container", "destroy", "upd-db-1"), "{lines:#?}");
+    assert!(lines.iter().all(|e| e["project"] == "upd"));
+}

@@ -86,9 +86,32 @@ pub async fn execute(
     first_error.map_or(Ok(()), Err)
 }
 
-fn report(progress: &UnboundedSender<Progress>, resource: &str, name: &str, status: &str, detail: Option<String>) {
-    let _ =
-        progress.send(Progress::Step { resource: resource.into(), name: name.into(), status: status.into(), detail });
+/// Where a step's progress goes: the client, and the event stream when a step finished.
+struct Reporter<'a> {
+    daemon: &'a Daemon,
+    project: &'a str,
+    service: &'a str,
+    sender: &'a UnboundedSender<Progress>,
+}
+
+fn report(reporter: &Reporter<'_>, resource: &str, name: &str, status: &str, detail: Option<String>) {
+    if let Some((kind, action)) = super::events::action_of(resource, status) {
+        reporter.daemon.emit(super::events::Event::new(kind, action, name, reporter.project, reporter.service));
+    }
+    let step = Progress::Step { resource: resource.into(), name: name.into(), status: status.into(), detail };
+    let _ = reporter.sender.send(step);
+}
+
+/// The service a step is about, when the plan says.
+fn service_of(action: &Action) -> &str {
+    match action {
+        Action::Create { service, .. }
+        | Action::Start { service, .. }
+        | Action::Restart { service, .. }
+        | Action::WaitHealthy { service }
+        | Action::WaitCompleted { service } => service,
+        _ => "",
+    }
 }
 
 /// Runs blocking engine work off the async threads.
@@ -110,6 +133,9 @@ async fn run_step(
     progress: &UnboundedSender<Progress>,
 ) -> Result<(), String> {
     let engine = &daemon.engine;
+    let reporter =
+        Reporter { daemon, project: &context.project.name, service: service_of(&step.action), sender: progress };
+    let progress = &reporter;
     let fail = |resource: &str, name: &str, error: String| {
         step_failed(progress, resource, name, &error);
         error
@@ -203,7 +229,7 @@ async fn run_step(
     Ok(())
 }
 
-fn step_failed(progress: &UnboundedSender<Progress>, resource: &str, name: &str, error: &str) {
+fn step_failed(progress: &Reporter<'_>, resource: &str, name: &str, error: &str) {
     report(progress, resource, name, "Error", Some(error.to_string()));
 }
 

@@ -5,6 +5,7 @@
 
 mod compose;
 mod converge;
+mod events;
 mod execute;
 mod health;
 mod logs;
@@ -20,10 +21,11 @@ use std::sync::{Arc, Mutex as SyncMutex};
 
 use berth_runtime::store::{Db, DbError, Root};
 use tokio::net::UnixListener;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::api::socket_path;
 use crate::engine::{Engine, EngineError};
+pub use events::Event;
 pub use health::HealthRegistry;
 pub use projects::{ProjectRecord, ProjectStore};
 
@@ -59,6 +61,8 @@ pub struct Daemon {
     pub engine: Arc<Engine>,
     pub projects: Mutex<ProjectStore>,
     pub health: HealthRegistry,
+    /// Every event, for `compose events` (subscribers that fall behind lose the oldest).
+    pub events: broadcast::Sender<events::Event>,
     handles: SyncMutex<HashMap<String, ProjectHandle>>,
 }
 
@@ -102,6 +106,11 @@ impl Daemon {
         }
     }
 
+    pub fn emit(&self, event: events::Event) {
+        // No subscriber is fine: nobody is listening.
+        let _ = self.events.send(event);
+    }
+
     /// A container was started: watch for its exit.
     pub fn started(self: &Arc<Self>, id: &str, pid: i32, project: Option<String>) {
         watch::watch(self, id.to_string(), pid, project);
@@ -121,6 +130,7 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
         projects: Mutex::new(ProjectStore::new(db)),
         engine: Arc::new(engine),
         health: HealthRegistry::default(),
+        events: broadcast::channel(1024).0,
         root: root.clone(),
         handles: SyncMutex::default(),
     });

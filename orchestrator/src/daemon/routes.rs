@@ -28,6 +28,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/down", post(down))
         .route("/projects/{name}/ps", get(ps))
         .route("/projects/{name}/logs", get(logs))
+        .route("/projects/{name}/events", get(events))
         .route("/projects/{name}/stop", post(|s, p, b| verb(s, p, b, Verb::Stop)))
         .route("/projects/{name}/start", post(|s, p, b| verb(s, p, b, Verb::Start)))
         .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
@@ -166,4 +167,27 @@ async fn logs(
         }
     });
     Ok(json_lines(receiver))
+}
+
+/// Streams the project's events as they happen, until the client goes away.
+async fn events(State(daemon): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
+    let mut subscription = daemon.events.subscribe();
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match subscription.recv().await {
+                Ok(event) if event.project == name => {
+                    if sender.send(event).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "an events subscriber fell behind");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    json_lines(receiver)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use tokio::io::unix::AsyncFd;
 
-use super::Daemon;
+use super::{Daemon, Event};
 
 /// Watches the container `id` (running, its process `pid`) until it exits.
 pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>) {
@@ -27,15 +27,29 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
         let reference = id.clone();
         let recorded = tokio::task::spawn_blocking(move || {
             let containers = engine.own_containers()?;
-            containers.wait(&reference)?;
+            let status = containers.wait(&reference)?;
             let record = containers.lookup(&reference)?;
-            engine.stopped(&record.id)
+            engine.stopped(&record.id)?;
+            Ok::<_, crate::engine::EngineError>((record, status.exit_code))
         })
         .await;
-        match recorded {
-            Ok(Ok(())) => tracing::debug!(container = %id, "exited"),
-            Ok(Err(error)) => tracing::warn!(container = %id, %error, "cannot settle an exited container"),
-            Err(error) => tracing::warn!(container = %id, %error, "exit watcher failed"),
+        let exit = match &recorded {
+            Ok(Ok((record, code))) => {
+                let labels = &record.config.labels;
+                let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
+                let project = label(crate::reconcile::container_spec::labels::PROJECT);
+                let service = label(crate::reconcile::container_spec::labels::SERVICE);
+                daemon.emit(
+                    Event::new("container", "die", &record.name, &project, &service).with("exitCode", code.to_string()),
+                );
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match exit {
+            Ok(()) => tracing::debug!(container = %id, "exited"),
+            Err(error) => tracing::warn!(container = %id, %error, "cannot settle an exited container"),
         }
         daemon.health.forget(&id);
         if let Some(project) = project {

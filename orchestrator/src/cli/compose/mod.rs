@@ -2,6 +2,7 @@
 
 mod config;
 mod down;
+mod events;
 mod logs;
 mod progress;
 mod ps;
@@ -52,6 +53,8 @@ enum ComposeCommand {
     Ls(ps::LsArgs),
     /// View output from containers.
     Logs(logs::LogsArgs),
+    /// Receive real time events from containers.
+    Events(events::EventsArgs),
     /// Stop services (they stay stopped: the daemon does not restart them).
     Stop(verbs::VerbArgs),
     /// Start existing containers.
@@ -104,6 +107,7 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
         ComposeCommand::Ps(ps) => ps::ps(&args, ps),
         ComposeCommand::Ls(ls) => ps::ls(ls),
         ComposeCommand::Logs(logs) => logs::run(&args, logs),
+        ComposeCommand::Events(events) => events::run(&args, events),
         ComposeCommand::Stop(a) => verbs::run(&args, "stop", a),
         ComposeCommand::Start(a) => verbs::run(&args, "start", a),
         ComposeCommand::Restart(a) => verbs::run(&args, "restart", a),
