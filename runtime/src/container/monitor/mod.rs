@@ -8,6 +8,7 @@
 
 mod clients;
 mod launch;
+mod memory;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -222,6 +223,7 @@ impl Monitor {
             self.state.stopped_by_user = false;
             self.save_state();
             send_report(report, &StartReport::Started { pid: running.pid.as_raw() });
+            memory::release_startup_pages();
 
             let status = self.supervise(running);
             self.state.exit_code = status.exit_code;

@@ -39,6 +39,7 @@ fn config() -> ContainerConfig {
         stop_timeout: 10,
         auto_remove: false,
         log: LogConfig::default(),
+        port_bindings: vec![],
     }
 }
 
