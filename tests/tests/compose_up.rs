@@ -117,3 +117,24 @@ fn events_stream_as_json_lines() {
     assert!(seen("container", "stop", "upd-db-1") && seen("container", "destroy", "upd-db-1"), "{lines:#?}");
     assert!(lines.iter().all(|e| e["project"] == "upd"));
 }
+
+#[test]
+fn services_find_each_other_by_name_and_publish_ports() {
+    let stack = Stack::new("cu5", 5);
+    stack.write("www/index.html", "hello from web\n");
+    stack.write(
+        "compose.yaml",
+        &format!(
+            "name: net\nservices:\n  web:\n    image: {0}\n    command: [sh, -c, \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n    volumes: ['./www:/www:ro']\n    ports: ['127.0.0.1::8080']\n    networks:\n      default:\n        aliases: [site]\n  client:\n    image: {0}\n    command: [sh, -c, \"sleep 1; for host in web site net-web-1; do printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc -w 3 $$host 8080 | tail -n 1; done; trap 'exit 0' TERM; sleep 1000 & wait\"]\n    depends_on: [web]\n",
+            stack.image
+        ),
+    );
+    stack.ok(&["compose", "up", "-d"]);
+    let address = stack.ok(&["compose", "port", "web", "8080"]).trim().to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    let response = berth_tests::netns::http_get(address.parse().unwrap()).unwrap();
+    assert!(response.contains("hello from web"), "{response}");
+    stack.wait_until("the client's three fetches", Duration::from_secs(15), || {
+        stack.ok(&["compose", "logs", "--no-log-prefix", "client"]).matches("hello from web").count() == 3
+    });
+}

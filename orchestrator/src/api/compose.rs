@@ -136,3 +136,11 @@ pub struct LogLine {
     /// The text, with its newline when the line was complete.
     pub log: String,
 }
+
+/// `POST /v1/projects/{name}/{pull|push}`: the images of some or all services.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImagesRequest {
+    pub project: Project,
+    #[serde(default)]
+    pub services: Vec<String>,
+}

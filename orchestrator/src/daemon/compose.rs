@@ -41,6 +41,50 @@ pub fn local_images(daemon: &Daemon, project: &Project) -> (BTreeMap<String, Str
     (references, ids)
 }
 
+/// `compose pull`: every service's image, pulled again.
+pub async fn pull(
+    daemon: &Arc<Daemon>,
+    project: Project,
+    services: Vec<String>,
+    progress: &UnboundedSender<Progress>,
+) -> Result<(), String> {
+    ensure_images(daemon, &project, &services, PullPolicy::Always, progress).await.map(|_| ())
+}
+
+/// `compose push`: every service's image (those with a registry in their name), pushed.
+pub async fn push(
+    daemon: &Arc<Daemon>,
+    project: Project,
+    services: Vec<String>,
+    progress: &UnboundedSender<Progress>,
+) -> Result<(), String> {
+    for (name, service) in &project.services {
+        if !services.is_empty() && !services.contains(name) {
+            continue;
+        }
+        let reference = service.image_name(&project.name, name);
+        let report = |status: &str| {
+            let _ = progress.send(Progress::Step {
+                resource: "Image".into(),
+                name: reference.clone(),
+                status: status.into(),
+                detail: None,
+            });
+        };
+        report("Pushing");
+        let parsed: Reference = reference.parse().map_err(|e| format!("service {name}: {e}"))?;
+        let (engine, runtime) = (daemon.engine.clone(), tokio::runtime::Handle::current());
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(engine.images().push(&parsed, &berth_runtime::image::RegistryOptions::default(), &Silent))
+        })
+        .await
+        .map_err(|e| format!("push task failed: {e}"))?
+        .map_err(|e| format!("service {name}: pushing {reference}: {e}"))?;
+        report("Pushed");
+    }
+    Ok(())
+}
+
 /// Pulls what the policy asks for; returns the image IDs by service.
 async fn ensure_images(
     daemon: &Daemon,

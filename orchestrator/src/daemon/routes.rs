@@ -17,7 +17,7 @@ use super::Daemon;
 use super::compose;
 use super::logs::LogsRequest;
 use super::ops::{self, Verb};
-use crate::api::compose::{DownRequest, Progress, ProjectSummary, PsEntry, ServicesRequest, UpRequest};
+use crate::api::compose::{DownRequest, ImagesRequest, Progress, ProjectSummary, PsEntry, ServicesRequest, UpRequest};
 use crate::api::{ApiError, PREFIX, Version};
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
@@ -29,6 +29,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/ps", get(ps))
         .route("/projects/{name}/logs", get(logs))
         .route("/projects/{name}/events", get(events))
+        .route("/projects/{name}/pull", post(pull))
+        .route("/projects/{name}/push", post(push))
         .route("/projects/{name}/stop", post(|s, p, b| verb(s, p, b, Verb::Stop)))
         .route("/projects/{name}/start", post(|s, p, b| verb(s, p, b, Verb::Start)))
         .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
@@ -190,4 +192,12 @@ async fn events(State(daemon): State<Arc<Daemon>>, Path(name): Path<String>) -> 
         }
     });
     json_lines(receiver)
+}
+
+async fn pull(State(daemon): State<Arc<Daemon>>, Json(request): Json<ImagesRequest>) -> Response {
+    stream(move |progress| async move { compose::pull(&daemon, request.project, request.services, &progress).await })
+}
+
+async fn push(State(daemon): State<Arc<Daemon>>, Json(request): Json<ImagesRequest>) -> Response {
+    stream(move |progress| async move { compose::push(&daemon, request.project, request.services, &progress).await })
 }

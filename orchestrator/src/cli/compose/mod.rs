@@ -3,6 +3,7 @@
 mod config;
 mod down;
 mod events;
+mod images;
 mod logs;
 mod progress;
 mod ps;
@@ -55,6 +56,16 @@ enum ComposeCommand {
     Logs(logs::LogsArgs),
     /// Receive real time events from containers.
     Events(events::EventsArgs),
+    /// Pull service images.
+    Pull(images::ServicesArgs),
+    /// Push service images.
+    Push(images::ServicesArgs),
+    /// List images used by the created containers.
+    Images(images::ServicesArgs),
+    /// Print the public port for a port binding.
+    Port(images::PortArgs),
+    /// Block until containers of the services stop; print their exit codes.
+    Wait(images::ServicesArgs),
     /// Stop services (they stay stopped: the daemon does not restart them).
     Stop(verbs::VerbArgs),
     /// Start existing containers.
@@ -108,6 +119,11 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
         ComposeCommand::Ls(ls) => ps::ls(ls),
         ComposeCommand::Logs(logs) => logs::run(&args, logs),
         ComposeCommand::Events(events) => events::run(&args, events),
+        ComposeCommand::Pull(a) => images::transfer(&args, "pull", a),
+        ComposeCommand::Push(a) => images::transfer(&args, "push", a),
+        ComposeCommand::Images(a) => images::images(&args, a),
+        ComposeCommand::Port(a) => images::port(&args, a),
+        ComposeCommand::Wait(a) => images::wait(&args, a),
         ComposeCommand::Stop(a) => verbs::run(&args, "stop", a),
         ComposeCommand::Start(a) => verbs::run(&args, "start", a),
         ComposeCommand::Restart(a) => verbs::run(&args, "restart", a),
