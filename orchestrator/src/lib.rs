@@ -7,4 +7,5 @@ pub mod cli;
 pub mod compose;
 pub mod daemon;
 pub mod engine;
+pub mod health;
 pub mod reconcile;
