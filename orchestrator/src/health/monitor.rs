@@ -133,6 +133,8 @@ impl HealthMonitor {
     /// container (by an earlier daemon) is taken up; otherwise the container
     /// is `starting`, with the log of its earlier runs kept. The health is
     /// saved before this returns (small blocking file I/O, as the lookup).
+    /// One monitor per container: await [`HealthMonitor::stop`] of the old one
+    /// before spawning another (both would write the same file).
     pub fn spawn(
         containers: &Containers,
         reference: &str,
