@@ -183,7 +183,7 @@ async fn run_step(
             })
             .await
             .map_err(|e| fail("Container", name, e))?;
-            daemon.started(&id, pid, Some(context.project.name.clone()));
+            daemon.started(&id, pid).await;
             report(progress, "Container", name, "Started", None);
         }
         Action::Stop { name } => {

@@ -111,8 +111,31 @@ impl Daemon {
         let _ = self.events.send(event);
     }
 
-    /// A container was started: watch for its exit.
-    pub fn started(self: &Arc<Self>, id: &str, pid: i32, project: Option<String>) {
+    /// A container was started: watch for its exit, and check its health if it
+    /// has a check (its compose service's, found from its labels, over its image's).
+    pub async fn started(self: &Arc<Self>, id: &str, pid: i32) {
+        let engine = self.engine.clone();
+        let reference = id.to_string();
+        let labels =
+            tokio::task::spawn_blocking(move || engine.containers().lookup(&reference).map(|r| r.config.labels))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+        let project = labels.get(crate::reconcile::container_spec::labels::PROJECT).cloned();
+        let service = labels.get(crate::reconcile::container_spec::labels::SERVICE).cloned().unwrap_or_default();
+        let check = match &project {
+            Some(project) => self
+                .projects
+                .lock()
+                .await
+                .get(project)
+                .ok()
+                .flatten()
+                .and_then(|record| record.project.services.get(&service).and_then(|s| s.healthcheck.clone())),
+            None => None,
+        };
+        health::watch(self, id, pid, check, project.clone(), service).await;
         watch::watch(self, id.to_string(), pid, project);
     }
 }
@@ -162,7 +185,7 @@ async fn adopt(daemon: &Arc<Daemon>) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Serve(std::io::Error::other(e)))??;
         for container in running.iter().filter(|c| c.observed.is_running()) {
-            daemon.started(container.record.id.as_str(), container.state.pid, Some(record.project.name.clone()));
+            daemon.started(container.record.id.as_str(), container.state.pid).await;
         }
         daemon.converge(&record.project.name, true);
     }

@@ -120,7 +120,7 @@ pub async fn run(
             match task.await.map_err(|e| e.to_string())? {
                 Ok(started) => {
                     if let Some((id, pid)) = started {
-                        daemon.started(&id, pid, Some(project.to_string()));
+                        daemon.started(&id, pid).await;
                     }
                     let _ = progress.send(Progress::Step {
                         resource: "Container".into(),

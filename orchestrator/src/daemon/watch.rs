@@ -51,7 +51,7 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
             Ok(()) => tracing::debug!(container = %id, "exited"),
             Err(error) => tracing::warn!(container = %id, %error, "cannot settle an exited container"),
         }
-        daemon.health.forget(&id);
+        daemon.health.forget(&id, pid).await;
         if let Some(project) = project {
             daemon.wake(&project);
         }
