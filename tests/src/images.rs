@@ -158,6 +158,25 @@ impl Image {
     }
 }
 
+/// A tar whose entries are written raw, so paths the tar crate itself refuses can be made.
+pub fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, kind, link, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(*kind);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
 /// The busybox-static image: one layer with the rootfs of [`crate::rootfs::busybox`].
 pub fn busybox(compression: Compression) -> Image {
     Image::new(vec![busybox_layer(compression)], &[("berth.test", "busybox")])

@@ -45,6 +45,8 @@ pub enum Command {
     Save(image::SaveArgs),
     /// Load images from a tar archive.
     Load(image::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(image::ImportArgs),
     /// Log in to a registry.
     Login(image::LoginArgs),
     /// Log out from a registry.
@@ -121,6 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Image(args) => image::run_image(args),
         Command::Save(args) => image::save(args),
         Command::Load(args) => image::load(args),
+        Command::Import(args) => image::import(args),
         Command::Login(args) => image::login(args),
         Command::Logout(args) => image::logout(args),
         Command::Network(args) => network::run(args),

@@ -274,7 +274,7 @@ fn read_json(path: &Path) -> Result<Value, ImageError> {
 }
 
 /// A layer file's media type, told by its first bytes.
-fn layer_media_type(path: &Path) -> Result<&'static str, ImageError> {
+pub(super) fn layer_media_type(path: &Path) -> Result<&'static str, ImageError> {
     let mut magic = [0u8; 4];
     let mut file = std::fs::File::open(path).map_err(|e| ImageError::io("the archive lacks", path, e))?;
     let n = file.read(&mut magic).map_err(|e| ImageError::io("cannot read", path, e))?;

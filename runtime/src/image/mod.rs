@@ -1,5 +1,5 @@
 //! Images: references, the registry client, the blob and layer store, and the
-//! image verbs (pull, push, tag, rmi, prune, save, load, inspect).
+//! image verbs (pull, push, tag, rmi, prune, save, load, import, inspect).
 //!
 //! State (DESIGN.md, "State"): blobs under `<root>/content/sha256/<hex>`,
 //! unpacked layers under `<root>/layers/<chain-id hex>`, metadata in the
@@ -9,6 +9,7 @@ mod commit;
 mod content;
 mod digest;
 mod error;
+mod import;
 mod layers;
 mod list;
 mod load;
@@ -34,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use content::ContentStore;
 pub use digest::{Digest, DigestError, Hasher, HashingReader};
 pub use error::ImageError;
+pub use import::{Change, ChangeError, ImportOptions, Imported};
 pub use list::{ImageSummary, rfc3339};
 pub use load::Loaded;
 pub use platform::Platform;

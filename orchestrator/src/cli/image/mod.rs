@@ -1,9 +1,10 @@
 //! The image commands: pull, push, images, tag, rmi, image (inspect, prune,
-//! ls, pull, push, rm, tag, save, load), save, load, login, logout. Parsing
+//! ls, pull, push, rm, tag, save, load, import), save, load, import, login, logout. Parsing
 //! and printing only; the work is in `berth_runtime::image`.
 
 mod auth;
 mod format;
+mod import;
 mod inspect;
 mod list;
 mod progress;
@@ -22,6 +23,7 @@ use berth_runtime::store::{Db, Root};
 use clap::{Args, Subcommand};
 
 pub use auth::{LoginArgs, LogoutArgs, login, logout};
+pub use import::{ImportArgs, run as import};
 pub use list::{ImagesArgs, run as images};
 pub use pull::{PullArgs, run as pull};
 pub use push::{PushArgs, run as push};
@@ -57,6 +59,8 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Load images from a tar archive.
     Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
 }
 
 pub fn run_image(args: ImageArgs) -> anyhow::Result<ExitCode> {
@@ -70,6 +74,7 @@ pub fn run_image(args: ImageArgs) -> anyhow::Result<ExitCode> {
         ImageCommand::Tag(args) => tag(args),
         ImageCommand::Save(args) => transfer::save(args),
         ImageCommand::Load(args) => transfer::load(args),
+        ImageCommand::Import(args) => import::run(args),
     }
 }
 

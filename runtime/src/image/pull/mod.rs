@@ -9,6 +9,7 @@ mod stream;
 use futures_util::{StreamExt, TryStreamExt};
 
 pub use layer::{Fetched, LayerJob, unpack_kept};
+pub(crate) use stream::{Tee, unpack_blob};
 
 use super::ImageStore;
 use super::commit::NewImageParts;

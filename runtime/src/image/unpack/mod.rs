@@ -284,4 +284,4 @@ fn io_error(entry: &str, errno: rustix::io::Errno) -> UnpackError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,10 +6,10 @@ use std::path::Path;
 use super::*;
 
 /// An archive under construction; `raw` entries bypass the tar crate's own path checks.
-struct Tar(tar::Builder<Vec<u8>>);
+pub(crate) struct Tar(tar::Builder<Vec<u8>>);
 
 impl Tar {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Tar(tar::Builder::new(Vec::new()))
     }
 
@@ -36,23 +36,23 @@ impl Tar {
         self
     }
 
-    fn file(self, name: &str, data: &[u8]) -> Self {
+    pub(crate) fn file(self, name: &str, data: &[u8]) -> Self {
         self.raw(name, EntryType::Regular, None, data)
     }
 
-    fn dir(self, name: &str) -> Self {
+    pub(crate) fn dir(self, name: &str) -> Self {
         self.raw(name, EntryType::Directory, None, b"")
     }
 
-    fn symlink(self, name: &str, target: &str) -> Self {
+    pub(crate) fn symlink(self, name: &str, target: &str) -> Self {
         self.raw(name, EntryType::Symlink, Some(target), b"")
     }
 
-    fn link(self, name: &str, target: &str) -> Self {
+    pub(crate) fn link(self, name: &str, target: &str) -> Self {
         self.raw(name, EntryType::Link, Some(target), b"")
     }
 
-    fn bytes(self) -> Vec<u8> {
+    pub(crate) fn bytes(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
 }
