@@ -63,26 +63,62 @@ fn v1_mount(controller: &str) -> io::Result<Option<PathBuf>> {
     }))
 }
 
-/// Every cgroup hierarchy mounted here (v1 controllers, named v1 hierarchies, and v2).
-fn hierarchies() -> io::Result<Vec<PathBuf>> {
+/// Which cgroup hierarchies [`leave_starters_cgroup`] handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hierarchies {
+    /// Those without resource controllers that the runtime manages: cgroup v2
+    /// and named v1 ones (`name=systemd`), which service managers use to track
+    /// (and stop) processes. A container started now inherits these.
+    Tracking,
+    /// The v1 controller hierarchies (the runtime moves the container itself).
+    Controllers,
+}
+
+/// The cgroup hierarchies mounted here of one kind.
+fn hierarchies(kind: Hierarchies) -> io::Result<Vec<PathBuf>> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     Ok(mountinfo
         .lines()
         .filter_map(|line| {
             let (mount, fs) = line.split_once(" - ")?;
-            let fs_type = fs.split_whitespace().next()?;
+            let mut fs_fields = fs.split_whitespace();
+            let fs_type = fs_fields.next()?;
+            let options = fs_fields.nth(1).unwrap_or_default();
             let mount_point = mount.split_whitespace().nth(4)?;
-            matches!(fs_type, "cgroup" | "cgroup2").then(|| PathBuf::from(mount_point))
+            let tracking = fs_type == "cgroup2"
+                || options.split(',').any(|o| o.starts_with("name="))
+                    && !options.split(',').any(|o| CONTROLLERS.contains(&o));
+            let wanted = match kind {
+                Hierarchies::Tracking => tracking,
+                Hierarchies::Controllers => fs_type == "cgroup" && !tracking,
+            };
+            wanted.then(|| PathBuf::from(mount_point))
         })
         .collect())
 }
+
+/// The v1 controllers the runtime knows.
+const CONTROLLERS: [&str; 12] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "perf_event",
+    "net_cls",
+    "net_prio",
+];
 
 /// Moves this process into `berth/monitors` of every hierarchy, out of the
 /// cgroup of whoever started it: a service manager that stops the starter's
 /// cgroup (a CLI session, the daemon's unit) does not take the monitors, and
 /// so the containers, with it. Best effort: a hierarchy that refuses is skipped.
-pub fn leave_starters_cgroup() {
-    let Ok(hierarchies) = hierarchies() else { return };
+pub fn leave_starters_cgroup(kind: Hierarchies) {
+    let Ok(hierarchies) = hierarchies(kind) else { return };
     let pid = std::process::id().to_string();
     for hierarchy in hierarchies {
         let dir = hierarchy.join("berth").join("monitors");
@@ -167,20 +203,7 @@ impl ContainerCgroup {
                     Ok(v1_mount(controller)?.map(|mount| mount.join(&relative)))
                 };
                 let mut all = Vec::new();
-                for controller in [
-                    "cpu",
-                    "cpuacct",
-                    "cpuset",
-                    "memory",
-                    "devices",
-                    "freezer",
-                    "blkio",
-                    "pids",
-                    "hugetlb",
-                    "perf_event",
-                    "net_cls",
-                    "net_prio",
-                ] {
+                for controller in CONTROLLERS {
                     if let Some(dir) = at(controller)?
                         && !all.contains(&dir)
                     {

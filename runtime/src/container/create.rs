@@ -13,7 +13,6 @@ use super::records::{self, ContainerRecord};
 use super::security::bounding_set;
 use super::{etc, layout, names, volumes};
 use crate::image::Image;
-use crate::store::write_atomic_json;
 
 /// Tries before giving up on finding a free generated name.
 const NAME_ATTEMPTS: u32 = 20;
@@ -65,6 +64,9 @@ impl Containers {
         let result = self.stage(&staging, &record, options).and_then(|()| {
             let dir = ContainerDir::new(&self.root, &record.id);
             std::fs::rename(&staging, dir.path()).map_err(|e| ContainerError::io("cannot create", dir.path(), e))?;
+            std::fs::File::open(self.root.containers())
+                .and_then(|parent| parent.sync_all())
+                .map_err(|e| ContainerError::io("cannot sync", self.root.containers(), e))?;
             records::insert(&mut self.db, &record).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(dir.path());
             })
@@ -82,9 +84,14 @@ impl Containers {
         options: &CreateOptions,
     ) -> Result<(), ContainerError> {
         std::fs::create_dir_all(staging).map_err(|e| ContainerError::io("cannot create", staging, e))?;
+        // The staging directory is invisible until renamed: plain writes suffice,
+        // and only the record itself is synced (the /etc files are written again
+        // at start if a crash lost them).
         let config_path = staging.join(layout::CONTAINER_JSON);
-        write_atomic_json(&config_path, &record.config)
-            .map_err(|e| ContainerError::io("cannot write", config_path, e))?;
+        let json = serde_json::to_vec_pretty(&record.config).map_err(|e| ContainerError::Internal(e.to_string()))?;
+        let synced = std::fs::File::create(&config_path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &json).and_then(|()| file.sync_all()));
+        synced.map_err(|e| ContainerError::io("cannot write", &config_path, e))?;
         etc::write(staging, &record.config.hostname, &record.config.network, &options.etc)
             .map_err(|e| ContainerError::io("cannot write", staging, e))
     }

@@ -65,9 +65,17 @@ pub(crate) fn remove_all(
     if let Err(e) = rootfs::unmount(&dir.rootfs()) {
         errors.push(format!("cannot unmount {}: {e}", dir.rootfs().display()));
     }
-    match std::fs::remove_dir_all(dir.path()) {
+    // Moved aside in one step first: a writer that still saves into the directory by
+    // its path (the daemon's health check, its last result) cannot then add a file
+    // while it is being emptied, which made the removal fail half-done.
+    let aside = root.containers().join(format!(".removing-{id}"));
+    let doomed = match std::fs::rename(dir.path(), &aside) {
+        Ok(()) => aside,
+        Err(_) => dir.path().to_owned(),
+    };
+    match std::fs::remove_dir_all(&doomed) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            errors.push(format!("cannot remove {}: {e}", dir.path().display()))
+            errors.push(format!("cannot remove {}: {e}", doomed.display()))
         }
         _ => {}
     }

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use std::path::Path;
 
+use super::layout::replace_file;
 use super::layout::{HOSTNAME, HOSTS, RESOLV_CONF};
 use super::options::{EtcFiles, NetworkMode};
-use crate::store::write_atomic;
 
 /// Docker's fallback when the host has no usable resolver.
 const FALLBACK_NAMESERVERS: &str = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
@@ -55,9 +55,9 @@ pub fn write(dir: &Path, hostname: &str, network: &NetworkMode, files: &EtcFiles
         (None, NetworkMode::Host) => host_file("/etc/resolv.conf"),
         (None, _) => container_resolv_conf(&host_file("/etc/resolv.conf")),
     };
-    write_atomic(&dir.join(HOSTS), hosts.as_bytes())?;
-    write_atomic(&dir.join(RESOLV_CONF), resolv_conf.as_bytes())?;
-    write_atomic(&dir.join(HOSTNAME), format!("{hostname}\n").as_bytes())
+    replace_file(&dir.join(HOSTS), hosts.as_bytes())?;
+    replace_file(&dir.join(RESOLV_CONF), resolv_conf.as_bytes())?;
+    replace_file(&dir.join(HOSTNAME), format!("{hostname}\n").as_bytes())
 }
 
 /// Replaces a file the running container already has bind-mounted. It is

@@ -159,7 +159,7 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32,
     let process = process(&dir, &state, &spec, options)?;
     let nonce = ContainerId::generate().map_err(|e| ContainerError::io("cannot read", "/dev/urandom", e))?;
     let process_path = dir.path().join(format!("exec-{}.json", nonce.short()));
-    crate::store::write_atomic_json(&process_path, &process)
+    super::layout::replace_json(&process_path, &process)
         .map_err(|e| ContainerError::io("cannot write", &process_path, e))?;
     let _cleanup = RemoveOnDrop(vec![process_path.clone()]);
 

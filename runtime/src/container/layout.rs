@@ -114,6 +114,29 @@ impl ContainerDir {
     }
 }
 
+/// Where every monitor mounts its container's root file system, each in its
+/// own mount namespace: one shared, never-removed directory, so that removing a
+/// container never waits for an unmount.
+pub fn mount_point(root: &Root) -> PathBuf {
+    root.run().join("mnt")
+}
+
+/// Replaces `path` atomically (readers see the old or the new file) without
+/// waiting for the disk: for files berth derives again (the OCI spec) or whose
+/// loss a crash makes moot (runtime state: after a crash no container runs).
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path)).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+/// [`replace_file`] of a value as JSON.
+pub fn replace_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    replace_file(path, &serde_json::to_vec(value).map_err(std::io::Error::other)?)
+}
+
 /// `<run>/runtime`: libcontainer's state directory, one entry per running container.
 pub fn runtime_root(root: &Root) -> PathBuf {
     root.run().join("runtime")

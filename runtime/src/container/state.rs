@@ -11,7 +11,6 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::layout::ContainerDir;
-use crate::store::write_atomic_json;
 
 /// Docker's container states (`paused` is not supported).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,8 +85,9 @@ impl State {
         Ok(state)
     }
 
+    /// Atomic, not synced: after a crash the monitor is gone and the state reads as dead anyway.
     pub fn save(&self, dir: &ContainerDir) -> io::Result<()> {
-        write_atomic_json(&dir.state_json(), self)
+        super::layout::replace_json(&dir.state_json(), self)
     }
 
     pub fn is_running(&self) -> bool {

@@ -22,7 +22,7 @@ use crate::container::cgroup::CgroupSetup;
 use crate::container::config::ContainerConfig;
 use crate::container::error::{ContainerError, StartFailure};
 use crate::container::executor::BerthExecutor;
-use crate::container::layout::ContainerDir;
+use crate::container::layout::{self, ContainerDir};
 use crate::container::limits::UlimitName;
 use crate::container::mounts::MountSource;
 use crate::container::protocol::socket;
@@ -30,7 +30,7 @@ use crate::container::rootfs;
 use crate::container::security::bounding_set;
 use crate::container::spec::{self, SpecInputs};
 use crate::container::{etc, user, volumes};
-use crate::store::{Root, write_atomic_json};
+use crate::store::Root;
 
 /// Where `--init` finds its binary: Debian's tini, as Docker ships it.
 const INIT_BINARIES: &[&str] = &["/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init"];
@@ -63,12 +63,13 @@ fn failed(message: impl Into<String>) -> ContainerError {
 /// Gives the monitor a mount namespace of its own (changes on the host still
 /// reach it) and mounts the container's overlay there: the mount is gone when
 /// the monitor is, whatever happens to it.
-pub(super) fn prepare_rootfs(dir: &ContainerDir, config: &ContainerConfig) -> Result<(), ContainerError> {
+pub(super) fn prepare_rootfs(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Result<(), ContainerError> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNS)
         .map_err(|e| ContainerError::Internal(format!("cannot make a mount namespace: {e}")))?;
     nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(|e| ContainerError::Internal(format!("cannot make / a slave mount: {e}")))?;
-    for path in [dir.upper(), dir.work(), dir.rootfs()] {
+    let mount_point = layout::mount_point(root);
+    for path in [dir.upper(), dir.work(), mount_point.clone()] {
         std::fs::create_dir_all(&path).map_err(io_error("cannot create", &path))?;
     }
     for layer in &config.layer_dirs {
@@ -80,7 +81,7 @@ pub(super) fn prepare_rootfs(dir: &ContainerDir, config: &ContainerConfig) -> Re
             )));
         }
     }
-    rootfs::mount_overlay(&config.layer_dirs, &dir.upper(), &dir.work(), &dir.rootfs())
+    rootfs::mount_overlay(&config.layer_dirs, &dir.upper(), &dir.work(), &mount_point)
         .map_err(|e| failed(format!("cannot mount the container's root file system: {e}")))
 }
 
@@ -116,7 +117,7 @@ pub fn find_init_binary() -> Result<PathBuf, ContainerError> {
 /// Writes `config.json` for this start: the image's user looked up, the
 /// working directory and volumes made, and the machine's limits applied.
 fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Result<(), ContainerError> {
-    let rootfs_path = dir.rootfs();
+    let rootfs_path = layout::mount_point(root);
     let rootfs = rootfs::open_root(&rootfs_path).map_err(io_error("cannot open", &rootfs_path))?;
     let read = |path: &str| -> Result<String, ContainerError> {
         Ok(rootfs::read_in_root(&rootfs, Path::new(path))
@@ -149,7 +150,7 @@ fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Resu
             MountSource::Tmpfs { .. } => None,
         });
     }
-    if !dir.hosts().exists() {
+    if std::fs::metadata(dir.hosts()).map_or(true, |m| m.len() == 0) {
         etc::write(dir.path(), &config.hostname, &config.network, &Default::default())
             .map_err(io_error("cannot write", dir.path()))?;
     }
@@ -161,6 +162,7 @@ fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Resu
     let cgroup = CgroupSetup::detect().map_err(io_error("cannot read", Path::new("/sys/fs/cgroup")))?;
     let spec = spec::build(&SpecInputs {
         id: dir.id(),
+        rootfs: &rootfs_path,
         config,
         dir,
         user: &user,
@@ -171,7 +173,7 @@ fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Resu
         hard_limit: &hard_limit,
     })
     .map_err(|e| ContainerError::Internal(e.to_string()))?;
-    write_atomic_json(&dir.oci_config(), &spec).map_err(io_error("cannot write", &dir.oci_config()))
+    layout::replace_json(&dir.oci_config(), &spec).map_err(io_error("cannot write", &dir.oci_config()))
 }
 
 /// The text of an error and all its causes.

@@ -68,9 +68,10 @@ fn parse_attach(arg: &str) -> Role {
 /// attached start, one end of a socket pair as stdin.
 pub fn main(args: &[OsString]) -> ExitCode {
     // Out of the starter's session (no terminal hang-up or job-control signal
-    // reaches us) and out of its cgroup (stopping it does not stop us).
+    // reaches us) and out of its cgroup (stopping it does not stop us; the
+    // controller hierarchies follow once the container runs, off the critical path).
     let _ = nix::unistd::setsid();
-    super::cgroup::leave_starters_cgroup();
+    super::cgroup::leave_starters_cgroup(super::cgroup::Hierarchies::Tracking);
     let (report, attach) = match take_stdio() {
         Ok(fds) => fds,
         Err(_) => return ExitCode::FAILURE,
@@ -198,7 +199,7 @@ impl Monitor {
         if let Some((role, stream)) = first {
             self.clients.push(Client::new(stream, role).map_err(|e| ContainerError::Internal(e.to_string()))?);
         }
-        if let Err(error) = launch::prepare_rootfs(&self.dir, &self.config) {
+        if let Err(error) = launch::prepare_rootfs(&self.root, &self.dir, &self.config) {
             self.record_failure(&error);
             return Err(error);
         }
@@ -223,6 +224,7 @@ impl Monitor {
             self.state.stopped_by_user = false;
             self.save_state();
             send_report(report, &StartReport::Started { pid: running.pid.as_raw() });
+            super::cgroup::leave_starters_cgroup(super::cgroup::Hierarchies::Controllers);
             memory::release_startup_pages();
 
             let status = self.supervise(running);
@@ -285,7 +287,9 @@ impl Monitor {
         if !self.config.auto_remove {
             return;
         }
-        let _ = super::rootfs::unmount(&self.dir.rootfs());
+        // The overlay stays mounted (in this monitor's namespace only, on the
+        // shared mount point) until the monitor exits: unmounting costs an RCU
+        // grace period the user would wait for.
         if let Err(e) = super::delete::remove_all(&self.root, self.dir.id(), &self.config, true) {
             tracing::error!(error = %e, "cannot remove the container");
         }

@@ -34,6 +34,8 @@ const DEFAULT_NOFILE: u64 = 1_048_576;
 #[derive(Clone)]
 pub struct SpecInputs<'a> {
     pub id: &'a ContainerId,
+    /// Where the container's root file system is mounted.
+    pub rootfs: &'a std::path::Path,
     pub config: &'a ContainerConfig,
     pub dir: &'a ContainerDir,
     pub user: &'a ExecUser,
@@ -134,7 +136,7 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
 
     Ok(SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path("rootfs").readonly(config.read_only).build()?)
+        .root(RootBuilder::default().path(inputs.rootfs).readonly(config.read_only).build()?)
         .hostname(&config.hostname)
         .mounts(mounts::build(inputs)?)
         .process(process)

@@ -55,6 +55,7 @@ fn spec_with(config: &ContainerConfig, cgroup: CgroupSetup, volume_paths: &[Opti
     let hard = |name: UlimitName| if name == UlimitName::Nofile { 20_000 } else { u64::MAX };
     build(&SpecInputs {
         id: &id,
+        rootfs: std::path::Path::new("/run/berth/mnt"),
         config,
         dir: &dir,
         user: &user,
