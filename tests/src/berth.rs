@@ -64,17 +64,21 @@ impl TestRoot {
 
     /// Runs `berth ARGS` and returns its stdout, failing the test with stderr if it fails.
     pub fn ok(&self, args: &[&str]) -> String {
-        let output = self.berth(args);
-        assert!(
-            output.status.success(),
-            "berth {} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("berth prints UTF-8")
+        succeeded(args, self.berth(args))
     }
+}
+
+/// The stdout of `berth ARGS` that ran as `output`, failing the test with its stderr if it failed.
+pub fn succeeded(args: &[&str], output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "berth {} failed ({}):\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("berth prints UTF-8")
 }
 
 impl Default for TestRoot {

@@ -79,16 +79,7 @@ impl Stack {
 
     /// stdout of a command that must succeed.
     pub fn ok(&self, args: &[&str]) -> String {
-        let output = self.berth(args);
-        assert!(
-            output.status.success(),
-            "berth {} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        crate::berth::succeeded(args, self.berth(args))
     }
 
     /// `compose ps -a --format json`, parsed.
