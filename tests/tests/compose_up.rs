@@ -99,8 +99,7 @@ fn events_stream_as_json_lines() {
     stack.write("compose.yaml", &two_services(&stack.image, "x"));
     // Start the daemon first, so the subscription exists before the stack changes.
     assert!(stack.ps().is_empty());
-    let mut events =
-        stack.command(&["compose", "events", "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let events = stack.command(&["compose", "events", "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     stack.ok(&["compose", "up", "-d"]);
     stack.ok(&["compose", "down"]);

@@ -3,9 +3,9 @@
 mod compose;
 mod container;
 mod daemon;
-mod remote;
 mod image;
 mod network;
+mod remote;
 
 use std::process::ExitCode;
 

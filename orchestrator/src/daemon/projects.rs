@@ -135,6 +135,7 @@ mod tests {
             working_dir: "/w".into(),
             config_files: vec!["/w/compose.yaml".into()],
             updated_at: 7,
+            scale: BTreeMap::from([("web".to_owned(), 2)]),
         };
         store.put(&record).unwrap();
         assert_eq!(store.get("demo").unwrap().as_ref(), Some(&record));

@@ -227,7 +227,10 @@ fn converge_restarts_by_policy_with_backoff() {
     o.containers[1].restarts = 1;
     o.containers[1].started_at = Some(5_002);
     o.containers[1].finished_at = Some(5_010);
-    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 5_050, daemon_start: false })), "nothing to do\nplan again at 5110\n");
+    assert_eq!(
+        text(plan(&d, &o, &Mode::Converge { now: 5_050, daemon_start: false })),
+        "nothing to do\nplan again at 5110\n"
+    );
     assert_eq!(
         text(plan(&d, &o, &Mode::Converge { now: 5_110, daemon_start: false })),
         "1. start demo-web-1: restart policy on-failure:2, exit code 1 (restart 2)\n"
@@ -263,10 +266,14 @@ fn converge_leaves_user_stopped_and_restart_no_containers_alone() {
     o.containers[0].stopped_by_user = true;
     o.containers[2].status = Status::Exited { code: 1 };
     assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 1 << 40, daemon_start: false })), "nothing to do\n");
-    // When the daemon starts, `always` brings back even a stopped container (db is `always`).
+    // When the daemon starts, `always` brings back even a stopped container (db is
+    // `always`), and its `restart: true` dependent follows once it is healthy again.
     assert_eq!(
         text(plan(&d, &o, &Mode::Converge { now: 1 << 40, daemon_start: true })),
-        "1. start demo-db-1: restart policy always, exit code 0 (restart 1)\n"
+        "1. start demo-db-1: restart policy always, exit code 0 (restart 1)
+2. wait for db to be healthy (after 1): a dependent waits for service_healthy
+3. restart demo-web-1 (after 2): dependency db restarted (restart: true)
+"
     );
 }
 

@@ -47,7 +47,7 @@ pub fn ps(compose: &ComposeArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
         match args.format {
             Format::Json => println!("{}", serde_json::to_string(&entries)?),
             Format::Table => {
-                println!("{:<28} {:<28} {:<12} {:<30} {}", "NAME", "IMAGE", "SERVICE", "STATUS", "PORTS");
+                println!("{:<28} {:<28} {:<12} {:<30} PORTS", "NAME", "IMAGE", "SERVICE", "STATUS");
                 for e in &entries {
                     println!(
                         "{:<28} {:<28} {:<12} {:<30} {}",
@@ -82,7 +82,7 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&projects)?),
         Format::Table => {
-            println!("{:<24} {:<24} {}", "NAME", "STATUS", "CONFIG FILES");
+            println!("{:<24} {:<24} CONFIG FILES", "NAME", "STATUS");
             for p in &projects {
                 println!("{:<24} {:<24} {}", p.name, p.status, p.config_files);
             }
