@@ -80,7 +80,7 @@ pub struct ContainerLink {
 }
 
 /// Options of one attachment (`--network`, `--ip`, `--network-alias`, `--link`, `--dns`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConnectOptions {
     /// `--ip`: a fixed address (must be inside the subnet and free).
     pub ip: Option<Ipv4Addr>,
@@ -120,7 +120,7 @@ pub struct Attachment {
 }
 
 /// What goes into a container's /etc/resolv.conf beyond the embedded DNS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ResolvOptions {
     /// `--dns`: used directly when the container has no network with DNS.
     pub servers: Vec<IpAddr>,

@@ -97,7 +97,8 @@ impl Fixture {
     }
 
     fn containers(&self) -> Containers {
-        let helper = HelperCommand { program: std::env::current_exe().unwrap(), args: vec!["internal".into()] };
+        let helper =
+            HelperCommand { program: std::env::current_exe().unwrap(), args: vec!["internal".into()], arg0: None };
         Containers::open_with(&self.root(), helper).unwrap()
     }
 
@@ -112,7 +113,7 @@ impl Drop for Fixture {
         // Whatever a failed test left running goes first.
         if let Ok(mut containers) = Containers::open_with(
             &self.root(),
-            HelperCommand { program: std::env::current_exe().unwrap(), args: vec!["internal".into()] },
+            HelperCommand { program: std::env::current_exe().unwrap(), args: vec!["internal".into()], arg0: None },
         ) {
             for record in containers.all().unwrap_or_default() {
                 let _ = containers.remove(record.id.as_str(), RemoveOptions { force: true, volumes: true });

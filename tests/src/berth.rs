@@ -2,6 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_network::{DnsLauncher, NetworkConfig, NetworkManager};
 
 /// The `berth` binary of this build: `target/<profile>/berth`, next to the
 /// `deps/` directory the test executable runs from. `cargo test --workspace`
@@ -18,18 +22,67 @@ pub fn berth_bin() -> PathBuf {
     bin
 }
 
-/// A fresh `--root` and run directory, removed when dropped.
+/// A fresh `--root` and run directory with a network prefix and address pool
+/// of its own (so its own daemon, started by the first command that needs it,
+/// and its own bridges). Dropping it removes every container of the root,
+/// stops the daemon (by PID), removes every network object of the prefix and
+/// then the directories.
 #[derive(Debug)]
 pub struct TestRoot {
     dir: tempfile::TempDir,
+    prefix: String,
+    pool: String,
 }
 
+/// Numbers the roots of one test process: prefixes and pools differ between
+/// the tests of a suite, which run in parallel (suites run one after another).
+static NEXT_ROOT: AtomicU32 = AtomicU32::new(0);
+
 impl TestRoot {
+    /// A root with a generated prefix (`bt<n>`) and pool (10.(110+n).0.0/16).
     pub fn new() -> Self {
+        let n = NEXT_ROOT.fetch_add(1, Ordering::Relaxed) % 40;
+        TestRoot::with_network(&format!("bt{n}"), &format!("10.{}.0.0/16", 110 + n))
+    }
+
+    /// `prefix`: short (≤ 6 characters; link and nftables names); `pool`: a /16 no other test uses.
+    pub fn with_network(prefix: &str, pool: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("a temp dir");
         std::fs::create_dir_all(dir.path().join("root")).unwrap();
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
-        TestRoot { dir }
+        TestRoot { dir, prefix: prefix.to_owned(), pool: pool.to_owned() }
+    }
+
+    /// The network prefix of this root's bridges, veths and nftables table.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Starts this root's daemon (`berth version`), so that later commands do
+    /// not say on stderr that they started one.
+    pub fn start_daemon(&self) {
+        self.ok(&["version"]);
+    }
+
+    /// The daemon's PID, when one runs for this root.
+    pub fn daemon_pid(&self) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(self.run_dir().join("berth.pid")).ok()?.trim().parse().ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+
+    /// Stops the daemon by PID: SIGTERM, then SIGKILL after 5 s.
+    pub fn stop_daemon(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() {
+                if Instant::now() > deadline {
+                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     pub fn root(&self) -> PathBuf {
@@ -53,6 +106,10 @@ impl TestRoot {
             .env("BERTH_ROOT", self.root())
             .env("BERTH_RUN", self.run_dir())
             .env("HOME", self.dir.path())
+            .env("BERTH_NETWORK_PREFIX", &self.prefix)
+            .env("BERTH_NETWORK_POOL", &self.pool)
+            // Forwarded DNS queries go nowhere (never to the host's resolver).
+            .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
             .env_remove("BERTH_LOG");
         command
     }
@@ -79,6 +136,33 @@ pub fn succeeded(args: &[&str], output: Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("berth prints UTF-8")
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        // A root whose commands never needed the daemon has no containers or networks.
+        if !self.run_dir().join("daemon.log").exists() {
+            return;
+        }
+        if let Ok(ids) = self.command().args(["ps", "-aq", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.berth(&["rm", "-f", "-v", id]);
+            }
+        }
+        self.stop_daemon();
+        let launcher = DnsLauncher { program: berth_bin(), args: vec!["__dns-server".into()] };
+        let mut config = NetworkConfig::new(self.root(), self.run_dir(), launcher);
+        config.prefix = self.prefix.clone();
+        config.pool = self.pool.parse().expect("a CIDR");
+        match NetworkManager::open(config) {
+            Ok(manager) => {
+                if let Err(e) = manager.remove_everything() {
+                    eprintln!("test root {}: cannot remove its network objects: {e}", self.prefix);
+                }
+            }
+            Err(e) => eprintln!("test root {}: cannot open its network state: {e}", self.prefix),
+        }
+    }
 }
 
 impl Default for TestRoot {

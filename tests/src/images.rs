@@ -316,3 +316,16 @@ fn skopeo_copy(source: &str, destination: &str, credentials: Option<&str>) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A registry of its own serving the busybox image, which `root` has pulled
+/// and tagged `busybox`; then `root`'s daemon is started (so later commands do
+/// not report starting it). The registry lives as long as the value returned.
+pub fn busybox_in(root: &crate::berth::TestRoot) -> crate::registry::Registry {
+    let registry = crate::registry::Registry::start();
+    let reference = registry.reference("busybox:latest");
+    push(&busybox(Compression::Gzip), &reference);
+    root.ok(&["pull", "-q", &reference]);
+    root.ok(&["tag", &reference, "busybox"]);
+    root.start_daemon();
+    registry
+}

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use berth_network::{DnsLauncher, NetworkConfig, NetworkManager};
-
-use crate::berth::{TestRoot, berth_bin};
+use crate::berth::TestRoot;
 use crate::images::{self, Compression};
 use crate::net_host::UplinkGuard;
 use crate::registry::Registry;
@@ -21,8 +19,6 @@ pub struct Stack {
     pub registry: Registry,
     /// The busybox image's reference in the registry.
     pub image: String,
-    prefix: String,
-    pool: String,
     _uplink: UplinkGuard,
 }
 
@@ -34,16 +30,9 @@ impl Stack {
         let registry = Registry::start();
         let image = registry.reference("berth/busybox:latest");
         images::push(&images::busybox(Compression::Gzip), &image);
-        let root = TestRoot::new();
+        let root = TestRoot::with_network(prefix, &format!("10.{}.0.0/16", 160 + u16::from(k)));
         std::fs::create_dir_all(root.scratch().join("project")).unwrap();
-        Stack {
-            root,
-            registry,
-            image,
-            prefix: prefix.to_string(),
-            pool: format!("10.{}.0.0/16", 160 + u16::from(k)),
-            _uplink: uplink,
-        }
+        Stack { root, registry, image, _uplink: uplink }
     }
 
     /// The project directory compose files are written to.
@@ -64,9 +53,6 @@ impl Stack {
         command
             .args(args)
             .current_dir(self.dir())
-            .env("BERTH_NETWORK_PREFIX", &self.prefix)
-            .env("BERTH_NETWORK_POOL", &self.pool)
-            .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
             .env_remove("COMPOSE_FILE")
             .env_remove("COMPOSE_PROJECT_NAME")
             .env_remove("COMPOSE_PROFILES");
@@ -89,7 +75,7 @@ impl Stack {
 
     /// The daemon's PID, when one runs for this stack.
     pub fn daemon_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.root.run_dir().join("berth.pid")).ok()?.trim().parse().ok()
+        self.root.daemon_pid()
     }
 
     /// Polls `done` every 50 ms until it holds, failing the test after `timeout`.
@@ -103,9 +89,7 @@ impl Stack {
 
     /// Stops the daemon by PID: SIGTERM, then SIGKILL after 5 s.
     pub fn stop_daemon(&self) {
-        if let Some(pid) = self.daemon_pid() {
-            signal_and_wait(pid);
-        }
+        self.root.stop_daemon();
     }
 
     /// Kills the daemon with SIGKILL, as a crash would.
@@ -120,46 +104,10 @@ impl Stack {
     }
 }
 
-fn signal_and_wait(pid: i32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 impl Drop for Stack {
     fn drop(&mut self) {
-        // Whatever the test left: every container of this root, then the daemon,
-        // then every network object of this prefix.
+        // The stack first; then the root (its own Drop) removes every other
+        // container, stops the daemon and removes the prefix's network objects.
         let _ = self.berth(&["compose", "down", "-v", "-t", "1"]);
-        self.stop_daemon();
-        let ids = Command::new(berth_bin())
-            .args(["ps", "-aq", "--no-trunc"])
-            .env("BERTH_ROOT", self.root.root())
-            .env("BERTH_RUN", self.root.run_dir())
-            .output();
-        if let Ok(ids) = ids {
-            for id in String::from_utf8_lossy(&ids.stdout).lines() {
-                let _ = self.berth(&["rm", "-f", "-v", id]);
-            }
-        }
-        self.stop_daemon();
-        let launcher = DnsLauncher { program: berth_bin(), args: vec!["__dns-server".into()] };
-        let mut config = NetworkConfig::new(self.root.root(), self.root.run_dir(), launcher);
-        config.prefix = self.prefix.clone();
-        config.pool = self.pool.parse().expect("a CIDR");
-        match NetworkManager::open(config) {
-            Ok(manager) => {
-                if let Err(e) = manager.remove_everything() {
-                    eprintln!("stack {}: cannot remove its network objects: {e}", self.prefix);
-                }
-            }
-            Err(e) => eprintln!("stack {}: cannot open its network state: {e}", self.prefix),
-        }
     }
 }

@@ -29,12 +29,8 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let registry = Registry::start();
-        let reference = registry.reference("busybox:latest");
-        images::push(&images::busybox(Compression::Gzip), &reference);
         let root = TestRoot::new();
-        root.ok(&["pull", "-q", &reference]);
-        root.ok(&["tag", &reference, "busybox"]);
+        let registry = images::busybox_in(&root);
         World { root, registry, finished: false }
     }
 
@@ -213,15 +209,17 @@ fn isolation_is_real() {
     // Without the capability, namespaces cannot be made; the container cannot see the host's network.
     let (code, _, _) = world.run(&["run", "--rm", "busybox", "unshare", "-n", "true"]);
     assert_ne!(code, 0);
-    let links = world.ok(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
-    let interfaces: Vec<&str> = links.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
-    assert_eq!(interfaces, ["lo"], "--network none has only loopback");
     let names = |dev: &str| -> Vec<String> {
         let mut names: Vec<String> =
             dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_owned()).collect();
         names.sort();
         names
     };
+    let links = world.ok(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(names(&links), ["lo"], "--network none has only loopback");
+    // By default a container joins the default bridge network, as in Docker.
+    let links = world.ok(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(names(&links), ["eth0", "lo"], "the default network gives eth0");
     let host_links = world.ok(&["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
     assert_eq!(names(&host_links), names(&std::fs::read_to_string("/proc/net/dev").unwrap()), "--network host");
     world.finish();
@@ -597,7 +595,8 @@ fn rm_flag_and_volumes() {
 #[test]
 fn ps_inspect_top_stats_rename_prune() {
     let world = World::new();
-    let id = world.ok(&["run", "-d", "--name", "first", "-l", "tier=web", "busybox", "sleep", "1000"]);
+    let id =
+        world.ok(&["run", "-d", "--network", "none", "--name", "first", "-l", "tier=web", "busybox", "sleep", "1000"]);
     let id = id.trim().to_owned();
     assert_eq!(id.len(), 64);
     world.ok(&["run", "--name", "done", "-l", "tier=batch", "busybox", "true"]);

@@ -43,7 +43,7 @@ impl World {
         let root = TestRoot::new();
         root.ok(&["pull", "-q", &reference]);
         root.ok(&["tag", &reference, "hc"]);
-        let helper = HelperCommand { program: berth_bin(), args: vec!["internal".into()] };
+        let helper = HelperCommand { program: berth_bin(), args: vec!["internal".into()], arg0: None };
         let containers = Containers::open_with(&state_root(&root), helper).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         World { root, _registry: registry, runtime: Some(runtime), containers, names: Vec::new() }

@@ -7,11 +7,11 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(crate) use probe::{check_free, ephemeral_port};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -52,7 +52,7 @@ impl FromStr for Protocol {
 }
 
 /// An inclusive range of ports; a single port is a range of one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRange {
     pub start: u16,
     pub end: u16,
@@ -100,7 +100,7 @@ impl fmt::Display for PortRange {
 }
 
 /// One `-p` argument: `[ip:][host_port[-end]:]container_port[-end][/tcp|udp]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
     /// `None`: every address of the host.
     pub host_ip: Option<Ipv4Addr>,
@@ -168,7 +168,7 @@ impl fmt::Display for PortMapping {
 }
 
 /// A port as the kernel forwards it: what `berth port` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedPort {
     pub protocol: Protocol,
     /// 0.0.0.0 for every address of the host.

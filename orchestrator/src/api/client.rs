@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
+use super::containers::ATTACH_PROTOCOL;
 use super::{ApiError, PREFIX, Version, socket_path};
 use berth_runtime::store::Root;
 
@@ -29,7 +30,11 @@ pub enum ClientError {
     Decode(#[from] serde_json::Error),
     /// The daemon refused the request; its message is for the user as it is.
     #[error("{message}")]
-    Api { status: StatusCode, message: String },
+    Api { status: StatusCode, message: String, exit_code: Option<u8> },
+    #[error("the berth daemon did not switch to the attach protocol (status {0})")]
+    NoUpgrade(StatusCode),
+    #[error("the attach stream: {0}")]
+    Attach(std::io::Error),
 }
 
 /// How long `connect_or_start` waits for a daemon it started.
@@ -98,25 +103,62 @@ impl Client {
         read_lines(response, on_line).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response<Incoming>, ClientError> {
-        let stream = UnixStream::connect(&self.socket)
+    /// Upgrades a POST to `path` to [`ATTACH_PROTOCOL`] and hands back the
+    /// socket (blocking, for the attach pump) and what was already read of it.
+    pub async fn attach(&self, path: &str) -> Result<(std::os::unix::net::UnixStream, Vec<u8>), ClientError> {
+        let stream = self.connect().await?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let connection = tokio::spawn(connection.with_upgrades());
+        let request = request(Method::POST, path, Vec::new())
+            .map(|mut request| {
+                let headers = request.headers_mut();
+                headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("Upgrade"));
+                headers.insert(hyper::header::UPGRADE, hyper::header::HeaderValue::from_static(ATTACH_PROTOCOL));
+                request
+            })
+            .expect("a request built from valid parts");
+        let response = sender.send_request(request).await?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let status = response.status();
+            decode::<serde_json::Value>(response).await?;
+            return Err(ClientError::NoUpgrade(status));
+        }
+        let upgraded = hyper::upgrade::on(response).await?;
+        drop(connection);
+        let parts = upgraded
+            .downcast::<TokioIo<UnixStream>>()
+            .map_err(|_| ClientError::Attach(std::io::Error::other("the upgraded connection is not the socket")))?;
+        let socket = parts.io.into_inner().into_std().map_err(ClientError::Attach)?;
+        socket.set_nonblocking(false).map_err(ClientError::Attach)?;
+        Ok((socket, parts.read_buf.to_vec()))
+    }
+
+    async fn connect(&self) -> Result<UnixStream, ClientError> {
+        UnixStream::connect(&self.socket)
             .await
-            .map_err(|source| ClientError::Connect { socket: self.socket.clone(), source })?;
+            .map_err(|source| ClientError::Connect { socket: self.socket.clone(), source })
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response<Incoming>, ClientError> {
+        let stream = self.connect().await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "daemon connection ended");
             }
         });
-        let request = Request::builder()
-            .method(method)
-            .uri(format!("{PREFIX}{path}"))
-            .header(hyper::header::HOST, "berth")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .expect("a request built from valid parts");
+        let request = request(method, path, body.unwrap_or_default()).expect("a request built from valid parts");
         Ok(sender.send_request(request).await?)
     }
+}
+
+fn request(method: Method, path: &str, body: Vec<u8>) -> hyper::http::Result<Request<Full<Bytes>>> {
+    Request::builder()
+        .method(method)
+        .uri(format!("{PREFIX}{path}"))
+        .header(hyper::header::HOST, "berth")
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
 }
 
 async fn read_lines<T: DeserializeOwned>(
@@ -146,10 +188,10 @@ async fn decode<T: DeserializeOwned>(response: Response<Incoming>) -> Result<T, 
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {
-        let message = serde_json::from_slice::<ApiError>(&bytes)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        return Err(ClientError::Api { status, message });
+        let (message, exit_code) = serde_json::from_slice::<ApiError>(&bytes)
+            .map(|e| (e.message, e.exit_code))
+            .unwrap_or_else(|_| (String::from_utf8_lossy(&bytes).into_owned(), None));
+        return Err(ClientError::Api { status, message, exit_code });
     }
     Ok(serde_json::from_slice(&bytes)?)
 }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod compose;
+pub mod containers;
 
 use std::path::PathBuf;
 
@@ -30,4 +31,8 @@ pub struct Version {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub message: String,
+    /// The exit code Docker's CLI uses for this failure (125, or 126/127 when
+    /// the container's command cannot run), when the request was a container's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
 }

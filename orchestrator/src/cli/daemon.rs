@@ -6,6 +6,8 @@ use anyhow::Context;
 use berth_runtime::store::Root;
 use clap::Args;
 
+use crate::cli::remote::with_client;
+
 #[derive(Debug, Args)]
 pub struct DaemonArgs {}
 
@@ -19,5 +21,16 @@ pub fn run(_args: DaemonArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(crate::daemon::run(Root::from_env())).context("the berth daemon failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {}
+
+/// `berth version`: this binary's version, then the daemon's (as `docker version` shows client and server).
+pub fn version(_args: VersionArgs) -> anyhow::Result<ExitCode> {
+    println!("Client:\n Version: {}", env!("CARGO_PKG_VERSION"));
+    let server = with_client(|client| async move { Ok(client.version().await?) })?;
+    println!("\nServer:\n Version: {}\n PID:     {}\n Root:    {}", server.version, server.pid, server.root.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,8 @@ pub enum Command {
     Compose(compose::ComposeArgs),
     /// Run the berth daemon (the CLI starts it in the background when needed).
     Daemon(daemon::DaemonArgs),
+    /// Show the berth version of this CLI and of the daemon (started if none runs).
+    Version(daemon::VersionArgs),
     /// Download an image from a registry.
     Pull(image::PullArgs),
     /// Upload an image to a registry.
@@ -79,6 +81,8 @@ pub enum Command {
     Inspect(container::InspectArgs),
     /// Display the running processes of a container.
     Top(container::TopArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(container::PortArgs),
     /// Block until one or more containers stop, then print their exit codes.
     Wait(container::WaitArgs),
     /// Copy files/folders between a container and the local filesystem.
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Compose(args) => compose::run(args),
         Command::Daemon(args) => daemon::run(args),
+        Command::Version(args) => daemon::version(args),
         Command::Pull(args) => image::pull(args),
         Command::Push(args) => image::push(args),
         Command::Images(args) => image::images(args),
@@ -139,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rm(args) => container::rm(args),
         Command::Inspect(args) => container::inspect(args),
         Command::Top(args) => container::top(args),
+        Command::Port(args) => container::port(args),
         Command::Wait(args) => container::wait(args),
         Command::Cp(args) => container::cp(args),
         Command::Stats(args) => container::stats(args),

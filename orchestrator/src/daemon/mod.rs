@@ -4,6 +4,7 @@
 //! killing the daemon leaves them running, and a new daemon adopts them.
 
 mod compose;
+mod containers;
 mod converge;
 mod events;
 mod execute;
@@ -188,6 +189,29 @@ async fn adopt(daemon: &Arc<Daemon>) -> Result<(), DaemonError> {
             daemon.started(container.record.id.as_str(), container.state.pid).await;
         }
         daemon.converge(&record.project.name, true);
+    }
+    // Containers of no project (`berth run -d`): watched so that their network is freed when they end.
+    let engine = daemon.engine.clone();
+    let loose = tokio::task::spawn_blocking(move || {
+        let containers = engine.containers();
+        let mut running = Vec::new();
+        for record in containers.all()? {
+            if record.config.labels.contains_key(crate::reconcile::container_spec::labels::PROJECT) {
+                continue;
+            }
+            let state = containers.state(&record)?;
+            if state.is_running() {
+                // A container between two runs of its own restart policy has no process: watch its monitor.
+                let pid = if state.pid > 0 { state.pid } else { state.monitor_pid };
+                running.push((record.id.to_string(), pid));
+            }
+        }
+        Ok::<_, EngineError>(running)
+    })
+    .await
+    .map_err(|e| DaemonError::Serve(std::io::Error::other(e)))??;
+    for (id, pid) in loose {
+        watch::watch(daemon, id, pid, None);
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::Daemon;
 use super::compose;
+use super::containers;
 use super::logs::LogsRequest;
 use super::ops::{self, Verb};
 use crate::api::compose::{DownRequest, ImagesRequest, Progress, ProjectSummary, PsEntry, ServicesRequest, UpRequest};
@@ -36,15 +37,15 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
         .route("/projects/{name}/kill", post(|s, p, b| verb(s, p, b, Verb::Kill)))
         .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)));
-    Router::new().nest(PREFIX, v1).with_state(daemon)
+    Router::new().nest(PREFIX, containers::routes(v1)).with_state(daemon)
 }
 
 /// An error answer: a status and a message for the user.
-pub struct Failure(StatusCode, String);
+pub struct Failure(pub StatusCode, pub String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(ApiError { message: self.1 })).into_response()
+        (self.0, Json(ApiError { message: self.1, exit_code: None })).into_response()
     }
 }
 

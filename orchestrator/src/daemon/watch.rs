@@ -9,6 +9,8 @@ use std::sync::Arc;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use tokio::io::unix::AsyncFd;
 
+use berth_runtime::container::{ContainerError, ContainerRecord};
+
 use super::{Daemon, Event};
 
 /// Watches the container `id` (running, its process `pid`) until it exits.
@@ -27,14 +29,37 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
         let reference = id.clone();
         let recorded = tokio::task::spawn_blocking(move || {
             let containers = engine.own_containers()?;
-            let status = containers.wait(&reference)?;
-            let record = containers.lookup(&reference)?;
+            let gone = |error: &ContainerError| matches!(error, ContainerError::NotFound(_));
+            let settled = containers.wait(&reference).and_then(|status| {
+                let record = containers.lookup(&reference)?;
+                let state = containers.state(&record)?;
+                Ok((record, status, state))
+            });
+            let (record, status, state) = match settled {
+                Ok(settled) => settled,
+                // Removed as it exited (`run --rm`): its network goes with it.
+                Err(error) if gone(&error) => {
+                    engine.network().release(&reference)?;
+                    return Ok(Settled::Removed);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            // Its monitor restarts it by its own policy (`run --restart`): it
+            // keeps its ports and names until the monitor is done with it.
+            if state.is_running() && state.monitor_pid > 0 {
+                return Ok(Settled::Restarting { monitor: state.monitor_pid });
+            }
             engine.stopped(&record.id)?;
-            Ok::<_, crate::engine::EngineError>((record, status.exit_code))
+            Ok::<_, crate::engine::EngineError>(Settled::Exited(Box::new(record), status.exit_code))
         })
         .await;
+        if let Ok(Ok(Settled::Restarting { monitor })) = recorded {
+            watch(&daemon, id, monitor, project);
+            return;
+        }
         let exit = match &recorded {
-            Ok(Ok((record, code))) => {
+            Ok(Ok(Settled::Removed | Settled::Restarting { .. })) => Ok(()),
+            Ok(Ok(Settled::Exited(record, code))) => {
                 let labels = &record.config.labels;
                 let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
                 let project = label(crate::reconcile::container_spec::labels::PROJECT);
@@ -56,6 +81,16 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
             daemon.wake(&project);
         }
     });
+}
+
+/// What became of a container whose process ended.
+enum Settled {
+    Exited(Box<ContainerRecord>, i32),
+    /// Its monitor runs it again: watched further through the monitor's PID.
+    Restarting {
+        monitor: i32,
+    },
+    Removed,
 }
 
 async fn wait_readable(fd: OwnedFd) {

@@ -11,8 +11,6 @@ pub const DNS_SERVER_COMMAND: &str = "__dns-server";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot find the berth binary (for the DNS server): {0}")]
-    Exe(std::io::Error),
     #[error("{variable}={value}: {reason}")]
     Variable { variable: &'static str, value: String, reason: String },
 }
@@ -21,8 +19,8 @@ pub enum ConfigError {
 /// and nftables names) and `BERTH_DNS_UPSTREAMS` (comma-separated IP[:PORT],
 /// instead of /etc/resolv.conf) change the defaults, like Docker's default-address-pools.
 pub fn network_config(root: &Root) -> Result<NetworkConfig, ConfigError> {
-    let program = std::env::current_exe().map_err(ConfigError::Exe)?;
-    let launcher = DnsLauncher { program, args: vec![DNS_SERVER_COMMAND.into()] };
+    // This very binary, even after its file was replaced (an upgrade while the daemon runs).
+    let launcher = DnsLauncher { program: "/proc/self/exe".into(), args: vec![DNS_SERVER_COMMAND.into()] };
     let mut config = NetworkConfig::new(root.root().to_path_buf(), root.run().to_path_buf(), launcher);
     if let Ok(pool) = std::env::var("BERTH_NETWORK_POOL") {
         config.pool = pool.parse().map_err(|_| ConfigError::Variable {

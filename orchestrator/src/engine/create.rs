@@ -4,14 +4,14 @@
 
 use std::net::IpAddr;
 
-use berth_network::{HostsOptions, NetworkManager, PortMapping, ResolvOptions};
+use berth_network::{DEFAULT_NETWORK, HostsOptions, NetworkManager, PortMapping, ResolvOptions};
 use berth_runtime::container::{ContainerId, ContainerRecord, CreateOptions, EtcFiles, NetworkMode};
 
 use super::{Engine, EngineError};
 use crate::reconcile::container_spec::NetworkJoin;
 
 /// How the container is networked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NetworkChoice {
     /// `--network none`: only loopback.
     None,
@@ -21,8 +21,8 @@ pub enum NetworkChoice {
     Networks(Vec<NetworkJoin>),
 }
 
-/// Everything `create` needs.
-#[derive(Clone, Debug)]
+/// Everything `create` needs; the CLI sends it to the daemon as it is.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunRequest {
     /// The image reference as the user gave it.
     pub image: String,
@@ -47,8 +47,21 @@ impl Engine {
         create.id = Some(id.clone());
         create.port_bindings = request.ports.iter().map(ToString::to_string).collect();
         let hostname = create.hostname.clone().unwrap_or_else(|| id.short().to_string());
+        let mut choice = request.network;
+        if let NetworkChoice::Networks(joins) = &mut choice {
+            // Resolvable by its name on every network, generated names too (as Docker).
+            let name = match &create.name {
+                Some(name) => name.clone(),
+                None => self.containers().free_name()?,
+            };
+            create.name = Some(name.clone());
+            for join in joins.iter_mut().filter(|join| join.options.container_name.is_empty()) {
+                join.options.container_name = name.clone();
+                join.options.hostname = create.hostname.clone();
+            }
+        }
         let network = self.network();
-        create.network = match &request.network {
+        create.network = match &choice {
             NetworkChoice::None => NetworkMode::None,
             NetworkChoice::Host => NetworkMode::Host,
             NetworkChoice::Networks(joins) => {
@@ -62,7 +75,7 @@ impl Engine {
             }
         };
         drop(network);
-        let networked = matches!(request.network, NetworkChoice::Networks(_));
+        let networked = matches!(choice, NetworkChoice::Networks(_));
         self.own_containers()?.create(&image, &request.image, &create).map_err(|e| {
             if networked {
                 return undo(&self.network(), id.as_str(), e.into());
@@ -76,7 +89,12 @@ impl Engine {
 fn connect_all(network: &NetworkManager, id: &str, joins: &[NetworkJoin]) -> Result<std::path::PathBuf, EngineError> {
     let netns = network.create_netns(id)?;
     for join in joins {
-        if let Err(e) = network.connect(id, &netns, &join.network, &join.options) {
+        // Docker's `bridge` exists from the start; berth makes it when first used.
+        let ready = match join.network.as_str() {
+            DEFAULT_NETWORK => network.ensure_default_bridge().map(drop),
+            _ => Ok(()),
+        };
+        if let Err(e) = ready.and_then(|()| network.connect(id, &netns, &join.network, &join.options).map(drop)) {
             return Err(undo(network, id, e.into()));
         }
     }

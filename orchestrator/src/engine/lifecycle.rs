@@ -1,6 +1,7 @@
 //! Start, stop, kill and remove, with the network steps around the runtime's verbs.
 
 use berth_network::PortMapping;
+use berth_runtime::container::prune::Pruned;
 use berth_runtime::container::{
     AttachStreams, ContainerError, ContainerId, ExitStatus, NetworkMode, RemoveOptions, Started,
 };
@@ -29,12 +30,23 @@ impl Engine {
             }
             network.activate(id)?;
         }
-        self.own_containers()?.start(id, attach).map_err(|e| {
-            if networked && let Err(cleanup) = self.network().deactivate(id) {
+        let containers = self.own_containers()?;
+        let mut started = containers.start(id, attach).map_err(|e| {
+            // A `--rm` container that could not start is removed by its monitor: its network goes too.
+            let removed = matches!(containers.lookup(id), Err(ContainerError::NotFound(_)));
+            let network = self.network();
+            let cleanup = match (networked, removed) {
+                (false, _) => Ok(()),
+                (true, false) => network.deactivate(id),
+                (true, true) => network.release(id),
+            };
+            if let Err(cleanup) = cleanup {
                 tracing::warn!(container = id, %cleanup, "cannot free the network of a container that did not start");
             }
-            e.into()
-        })
+            EngineError::from(e)
+        })?;
+        reap(&mut started);
+        Ok(started)
     }
 
     /// Stops the container (its stop signal, then SIGKILL after `timeout`) and frees its ports.
@@ -56,10 +68,38 @@ impl Engine {
         Ok(self.network().deactivate(id.as_str())?)
     }
 
+    /// Removes the stopped containers `prune` selects, and their networks.
+    pub fn prune(
+        &self,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        labels: &std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<Pruned, EngineError> {
+        let pruned = self.own_containers()?.prune(until, labels)?;
+        let network = self.network();
+        for id in &pruned.removed {
+            network.release(id)?;
+        }
+        Ok(pruned)
+    }
+
     /// Removes the container and everything of its network.
     pub fn remove(&self, reference: &str, options: RemoveOptions) -> Result<ContainerId, EngineError> {
         let id = self.own_containers()?.remove(reference, options)?;
         self.network().release(id.as_str())?;
         Ok(id)
+    }
+}
+
+/// Waits for the container's monitor in a small thread of its own: the
+/// monitor is this process's child until this process exits, and a daemon
+/// that lives on would otherwise collect a zombie per start.
+fn reap(started: &mut Started) {
+    let pid = started.monitor.id();
+    let wait = move || {
+        // Our child, waited for once, by PID (the `Child` stays with the caller, who does not wait).
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    };
+    if let Err(error) = std::thread::Builder::new().name("reap-monitor".into()).stack_size(64 * 1024).spawn(wait) {
+        tracing::warn!(%error, monitor = pid, "cannot wait for a container's monitor; it stays a zombie when it exits");
     }
 }

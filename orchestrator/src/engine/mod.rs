@@ -10,6 +10,7 @@ mod config;
 mod create;
 mod lifecycle;
 
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
 use berth_network::{NetworkError, NetworkManager};
@@ -41,15 +42,22 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the stores under `root` and brings the network state back after a
-    /// reboot (the first open after one).
+    /// Opens the stores under `root` and brings the network state in line with
+    /// the containers: bridges and firewall rebuilt after a reboot, and the
+    /// addresses, ports and veths of containers that are gone (removed while no
+    /// daemon ran, say by their own `--rm`) released. The daemon opens it once.
     pub fn open(root: &Root) -> Result<Engine, EngineError> {
         let network = NetworkManager::open(network_config(root)?)?;
-        network.recover_after_boot()?;
+        let containers = Containers::open(root)?;
+        let live: HashSet<String> = containers.all()?.into_iter().map(|record| record.id.to_string()).collect();
+        let recovery = network.recover(Some(&live))?;
+        if !recovery.released_containers.is_empty() {
+            tracing::info!(containers = ?recovery.released_containers, "released the network of removed containers");
+        }
         Ok(Engine {
             root: root.clone(),
             images: ImageStore::open(root)?,
-            containers: Mutex::new(Containers::open(root)?),
+            containers: Mutex::new(containers),
             network: Mutex::new(network),
         })
     }

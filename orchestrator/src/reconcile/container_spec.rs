@@ -43,7 +43,7 @@ pub struct Identity<'a> {
 }
 
 /// One network the container joins.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkJoin {
     /// The engine-side network name (`<project>_<key>` unless set or external).
     pub network: String,

@@ -23,6 +23,9 @@ pub struct AttachStreams {
 #[derive(Debug)]
 pub struct AttachStream {
     stream: UnixStream,
+    /// Bytes of the stream already read by whoever carried it here (an HTTP
+    /// client reading past an upgrade response), not yet decoded.
+    pending: Vec<u8>,
 }
 
 /// The local side of an attachment.
@@ -55,9 +58,43 @@ impl std::fmt::Debug for Events<'_> {
     }
 }
 
+/// Writes out the complete frames in `received`; the reply when the exit frame is among them.
+fn deliver(received: &mut Vec<u8>, pump: &mut Pump<'_>) -> io::Result<Option<Reply>> {
+    for (kind, data) in protocol::decode(received)? {
+        match kind {
+            FrameKind::Stdout => {
+                pump.stdout.write_all(&data)?;
+                pump.stdout.flush()?;
+            }
+            FrameKind::Stderr => {
+                pump.stderr.write_all(&data)?;
+                pump.stderr.flush()?;
+            }
+            FrameKind::Exit => {
+                return serde_json::from_slice(&data)
+                    .map(Some)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            FrameKind::Stdin | FrameKind::Resize => {}
+        }
+    }
+    Ok(None)
+}
+
 impl AttachStream {
     pub(crate) fn new(stream: UnixStream) -> AttachStream {
-        AttachStream { stream }
+        AttachStream { stream, pending: Vec::new() }
+    }
+
+    /// An attachment carried over another connection (the daemon relays the
+    /// monitor's stream byte for byte): `pending` is what was already read of it.
+    pub fn relayed(stream: UnixStream, pending: Vec<u8>) -> AttachStream {
+        AttachStream { stream, pending }
+    }
+
+    /// The stream to the monitor, for a relay; nothing of it has been read.
+    pub fn into_stream(self) -> UnixStream {
+        self.stream
     }
 
     /// Tells the container's terminal its size.
@@ -72,7 +109,10 @@ impl AttachStream {
     /// Copies until the container exits; returns how it ended.
     pub fn pump(mut self, mut pump: Pump<'_>) -> io::Result<Reply> {
         let mut input = pump.stdin;
-        let mut received = Vec::new();
+        let mut received = std::mem::take(&mut self.pending);
+        if let Some(reply) = deliver(&mut received, &mut pump)? {
+            return Ok(reply);
+        }
         let mut buffer = vec![0u8; 32 * 1024];
         loop {
             let mut fds = vec![PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
@@ -96,22 +136,8 @@ impl AttachStream {
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the container's monitor went away"));
                 }
                 received.extend_from_slice(&buffer[..n]);
-                for (kind, data) in protocol::decode(&mut received)? {
-                    match kind {
-                        FrameKind::Stdout => {
-                            pump.stdout.write_all(&data)?;
-                            pump.stdout.flush()?;
-                        }
-                        FrameKind::Stderr => {
-                            pump.stderr.write_all(&data)?;
-                            pump.stderr.flush()?;
-                        }
-                        FrameKind::Exit => {
-                            return serde_json::from_slice(&data)
-                                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
-                        }
-                        FrameKind::Stdin | FrameKind::Resize => {}
-                    }
+                if let Some(reply) = deliver(&mut received, &mut pump)? {
+                    return Ok(reply);
                 }
             }
             if let Some(stdin) = input

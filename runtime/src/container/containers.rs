@@ -16,18 +16,29 @@ pub struct HelperCommand {
     pub program: PathBuf,
     /// Arguments before the subcommand (`internal`).
     pub args: Vec<OsString>,
+    /// The name the helper is shown by (`argv[0]`) when `program` is not it.
+    pub arg0: Option<OsString>,
 }
 
 impl HelperCommand {
-    /// This very binary, for the `berth` CLI and daemon.
+    /// This very binary, for the `berth` CLI and daemon: run as
+    /// `/proc/self/exe`, so that a daemon whose file was replaced (an upgrade
+    /// while it runs) still starts monitors of its own version, shown by its path.
     pub fn current_exe() -> Result<HelperCommand, ContainerError> {
-        let program = std::env::current_exe()
+        let shown = std::env::current_exe()
             .map_err(|e| ContainerError::Internal(format!("cannot find the berth binary: {e}")))?;
-        Ok(HelperCommand { program, args: vec!["internal".into()] })
+        Ok(HelperCommand {
+            program: PathBuf::from("/proc/self/exe"),
+            args: vec!["internal".into()],
+            arg0: Some(shown.into_os_string()),
+        })
     }
 
     pub(crate) fn command(&self, subcommand: &str) -> std::process::Command {
         let mut command = std::process::Command::new(&self.program);
+        if let Some(arg0) = &self.arg0 {
+            std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+        }
         command.args(&self.args).arg(subcommand);
         command
     }

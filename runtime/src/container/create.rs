@@ -96,8 +96,9 @@ impl Containers {
             .map_err(|e| ContainerError::io("cannot write", staging, e))
     }
 
-    /// A generated name no container has.
-    fn free_name(&self) -> Result<String, ContainerError> {
+    /// A generated name no container has (`create` picks one when none is given;
+    /// a caller that needs the name before, for the network, asks here).
+    pub fn free_name(&self) -> Result<String, ContainerError> {
         for attempt in 0..NAME_ATTEMPTS {
             let name = names::generate(attempt).map_err(|e| ContainerError::io("cannot read", "/dev/urandom", e))?;
             if records::name_free(&self.db, &name)? {

@@ -28,7 +28,7 @@ pub mod mounts;
 mod names;
 pub mod options;
 pub mod protocol;
-mod prune;
+pub mod prune;
 pub mod records;
 mod rename;
 pub mod rootfs;

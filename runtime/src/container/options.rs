@@ -28,7 +28,8 @@ impl OptionError {
 }
 
 /// Everything `create` takes besides the image. `Default` is `docker create IMAGE`.
-#[derive(Debug, Clone, Default)]
+/// Serializable: the CLI sends it to the daemon as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateOptions {
     /// The ID to give the container; generated when absent. A caller that
     /// prepares state keyed by the ID first (its network namespace) sets it.
@@ -188,7 +189,7 @@ impl RestartPolicy {
 
 /// The files berth writes into the container's directory and bind-mounts over
 /// the image's. `None` means berth's default (see [`super::etc`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcFiles {
     pub hosts: Option<String>,
     pub resolv_conf: Option<String>,

@@ -10,7 +10,7 @@ use super::error::ContainerError;
 use super::records;
 
 /// What `prune` removed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Pruned {
     pub removed: Vec<String>,
     /// Bytes of the removed containers' writable layers.

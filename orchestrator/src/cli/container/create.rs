@@ -8,11 +8,18 @@ use berth_runtime::container::limits::{parse_cpus, parse_size};
 use berth_runtime::container::mounts::MountRequest;
 use berth_runtime::container::options::{OptionError, parse_env_file};
 use berth_runtime::container::security::CapabilityArg;
-use berth_runtime::container::{Containers, CreateOptions, NetworkMode, RestartPolicy};
+use std::net::{IpAddr, Ipv4Addr};
+
+use berth_network::{ConnectOptions, ContainerLink, DEFAULT_NETWORK, PortMapping, Protocol, ResolvOptions};
+use berth_runtime::container::{CreateOptions, NetworkMode, RestartPolicy};
 use berth_runtime::image::{Event, Image, ImageStore, LayerState, PullOptions, Reference};
 use clap::Args;
 
-use super::{exit_for, open, print_error};
+use super::{exit_for, print_error};
+use crate::api::containers::Created;
+use crate::cli::remote::with_client;
+use crate::engine::{NetworkChoice, RunRequest};
+use crate::reconcile::container_spec::NetworkJoin;
 
 /// The flags `create` and `run` share.
 #[derive(Debug, Args)]
@@ -92,9 +99,37 @@ pub struct CreateArgs {
     /// Security options: seccomp=unconfined, no-new-privileges[=false].
     #[arg(long)]
     pub security_opt: Vec<String>,
-    /// Connect the container to a network: none or host.
-    #[arg(long, alias = "net", default_value = "none")]
-    pub network: NetworkMode,
+    /// Connect the container to a network: bridge (the default), a network's
+    /// name (repeat for several; the first gives the default route), host or none.
+    #[arg(long, alias = "net")]
+    pub network: Vec<String>,
+    /// Add a network-scoped alias for the container (on its first network).
+    #[arg(long, alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address on the first network (e.g. 172.30.100.104).
+    #[arg(long)]
+    pub ip: Option<Ipv4Addr>,
+    /// Publish a container's port(s) to the host: [IP:][HOST-PORT:]CONTAINER-PORT[/PROTO].
+    #[arg(short, long)]
+    pub publish: Vec<PortMapping>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Add link to another container: NAME[:ALIAS].
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Add a custom host-to-IP mapping (HOST:IP).
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers.
+    #[arg(long)]
+    pub dns: Vec<IpAddr>,
+    /// Set custom DNS search domains.
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long, alias = "dns-opt")]
+    pub dns_option: Vec<String>,
     /// Signal to stop the container.
     #[arg(long)]
     pub stop_signal: Option<String>,
@@ -204,7 +239,8 @@ impl CreateArgs {
             ulimits: self.ulimit.clone(),
             security,
             restart: self.restart,
-            network: self.network.clone(),
+            // The engine sets these from the request's network choice.
+            network: NetworkMode::None,
             etc: Default::default(),
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
@@ -213,6 +249,77 @@ impl CreateArgs {
             port_bindings: Vec::new(),
         };
         Ok(options)
+    }
+}
+
+impl CreateArgs {
+    /// The daemon's create request: the options and the network around them.
+    pub fn request(&self, image: &Image) -> anyhow::Result<RunRequest> {
+        let create = self.options()?;
+        let mut names = self.network.iter().map(String::as_str).collect::<Vec<_>>();
+        if names.is_empty() {
+            names.push(DEFAULT_NETWORK);
+        }
+        let network = match names.as_slice() {
+            ["none"] => NetworkChoice::None,
+            ["host"] => NetworkChoice::Host,
+            many if many.iter().any(|n| matches!(*n, "none" | "host")) => {
+                return Err(invalid("--network", &many.join(","), "host and none cannot be combined with networks"));
+            }
+            many => {
+                let mut links = Vec::new();
+                for link in &self.link {
+                    let (name, alias) = link.split_once(':').unwrap_or((link, link));
+                    if name.is_empty() || alias.is_empty() {
+                        return Err(invalid("--link", link, "expected NAME[:ALIAS]"));
+                    }
+                    links.push(ContainerLink { name: name.to_owned(), alias: alias.to_owned() });
+                }
+                let first = ConnectOptions {
+                    ip: self.ip,
+                    aliases: self.network_alias.clone(),
+                    links,
+                    dns_servers: self.dns.clone(),
+                    ..ConnectOptions::default()
+                };
+                let joins = many.iter().enumerate().map(|(i, name)| NetworkJoin {
+                    network: (*name).to_owned(),
+                    options: if i == 0 {
+                        first.clone()
+                    } else {
+                        ConnectOptions { dns_servers: self.dns.clone(), ..ConnectOptions::default() }
+                    },
+                });
+                NetworkChoice::Networks(joins.collect())
+            }
+        };
+        let mut ports = self.publish.clone();
+        if self.publish_all {
+            for exposed in image.config.config().as_ref().and_then(|c| c.exposed_ports().clone()).unwrap_or_default() {
+                let (port, protocol) = exposed.split_once('/').unwrap_or((&exposed, "tcp"));
+                let parsed = port.parse().ok().zip(protocol.parse::<Protocol>().ok());
+                let Some((port, protocol)) = parsed else {
+                    return Err(invalid("--publish-all", &exposed, "the image exposes a port berth cannot read"));
+                };
+                ports.push(PortMapping::ephemeral(port, protocol));
+            }
+        }
+        let mut extra_hosts = Vec::new();
+        for entry in &self.add_host {
+            let (host, ip) = entry
+                .split_once('=')
+                .or_else(|| entry.split_once(':'))
+                .ok_or_else(|| invalid("--add-host", entry, "expected HOST:IP"))?;
+            let ip: IpAddr =
+                ip.parse().map_err(|_| invalid("--add-host", entry, format!("invalid IP address {ip:?}")))?;
+            extra_hosts.push((host.to_owned(), ip));
+        }
+        let resolv = ResolvOptions {
+            servers: self.dns.clone(),
+            search: self.dns_search.clone(),
+            options: self.dns_option.clone(),
+        };
+        Ok(RunRequest { image: self.image.clone(), create, network, ports, extra_hosts, resolv })
     }
 }
 
@@ -239,15 +346,13 @@ fn image(reference: &str) -> anyhow::Result<Image> {
     Ok(store.resolve(reference)?)
 }
 
-/// Creates the container; errors are printed, with Docker's exit code.
-pub(super) fn create_container(args: &CreateArgs) -> Result<(Containers, String), ExitCode> {
-    let prepared = args.options().and_then(|options| {
-        let image = image(&args.image)?;
-        let mut containers = open()?;
-        let record = containers.create(&image, &args.image, &options)?;
-        Ok((containers, record.id.to_string()))
+/// Creates the container through the daemon; errors are printed, with Docker's exit code.
+pub(super) fn create_container(args: &CreateArgs) -> Result<String, ExitCode> {
+    let created = args.options().and_then(|_| {
+        let request = args.request(&image(&args.image)?)?;
+        with_client(|client| async move { Ok(client.post::<_, Created>("/containers", &request).await?) })
     });
-    prepared.map_err(|error| {
+    created.map(|created| created.id).map_err(|error| {
         print_error(&error);
         exit_for(&error)
     })
@@ -256,7 +361,7 @@ pub(super) fn create_container(args: &CreateArgs) -> Result<(Containers, String)
 /// `berth create`
 pub fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     match create_container(&args) {
-        Ok((_, id)) => {
+        Ok(id) => {
             println!("{id}");
             Ok(ExitCode::SUCCESS)
         }

@@ -4,14 +4,18 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+use berth_runtime::container::AttachStreams;
+use berth_runtime::container::prune::Pruned;
 use berth_runtime::container::signal::parse_signal;
 use berth_runtime::container::times::parse_time;
-use berth_runtime::container::{AttachStreams, RemoveOptions};
 use clap::Args;
 
 use super::format::{decimal_size, table};
 use super::run::session;
 use super::{each, open};
+use crate::api::client::ClientError;
+use crate::api::containers::{KillRequest, PruneRequest, RemoveRequest, StopRequest};
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -26,22 +30,32 @@ pub struct StartArgs {
 }
 
 pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
     if args.attach || args.interactive {
         if args.containers.len() > 1 {
             anyhow::bail!("you cannot start and attach multiple containers at once");
         }
-        let record = containers.lookup(&args.containers[0])?;
+        let record = open()?.lookup(&args.containers[0])?;
         let streams = AttachStreams { stdin: args.interactive && record.config.open_stdin, stdout: true, stderr: true };
-        return Ok(session(&containers, record.id.as_str(), streams, record.config.tty, !record.config.tty));
+        return Ok(session(record.id.as_str(), streams, record.config.tty, !record.config.tty));
     }
     Ok(each(&args.containers, |reference| {
-        match containers.start(reference, None) {
-            Ok(_) | Err(berth_runtime::container::ContainerError::AlreadyRunning(_)) => {}
-            Err(error) => return Err(error.into()),
+        match daemon_post::<_, ()>(&format!("/containers/{reference}/start"), &()) {
+            // Starting a running container is no error, as in Docker.
+            Err(error) if is_conflict(&error) => {}
+            other => other?,
         }
         Ok(Some(reference.to_owned()))
     }))
+}
+
+/// Whether the daemon refused because of the container's state (already running).
+fn is_conflict(error: &anyhow::Error) -> bool {
+    matches!(error.downcast_ref::<ClientError>(), Some(ClientError::Api { status, .. }) if *status == hyper::StatusCode::CONFLICT)
+}
+
+/// One POST to the daemon.
+fn daemon_post<B: serde::Serialize, T: serde::de::DeserializeOwned>(path: &str, body: &B) -> anyhow::Result<T> {
+    with_client(|client| async move { Ok(client.post(path, body).await?) })
 }
 
 #[derive(Debug, Args)]
@@ -54,9 +68,9 @@ pub struct StopArgs {
 }
 
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
+    let request = StopRequest { timeout: args.timeout };
     Ok(each(&args.containers, |reference| {
-        containers.stop(reference, args.timeout)?;
+        daemon_post::<_, ()>(&format!("/containers/{reference}/stop"), &request)?;
         Ok(Some(reference.to_owned()))
     }))
 }
@@ -71,10 +85,10 @@ pub struct KillArgs {
 }
 
 pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
-    let signal = parse_signal(&args.signal).map_err(anyhow::Error::msg)?;
-    let containers = open()?;
+    parse_signal(&args.signal).map_err(anyhow::Error::msg)?;
+    let request = KillRequest { signal: args.signal.clone() };
     Ok(each(&args.containers, |reference| {
-        containers.kill(reference, signal)?;
+        daemon_post::<_, ()>(&format!("/containers/{reference}/kill"), &request)?;
         Ok(Some(reference.to_owned()))
     }))
 }
@@ -89,10 +103,9 @@ pub struct RestartArgs {
 }
 
 pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
+    let request = StopRequest { timeout: args.timeout };
     Ok(each(&args.containers, |reference| {
-        containers.stop(reference, args.timeout)?;
-        containers.start(reference, None)?;
+        daemon_post::<_, ()>(&format!("/containers/{reference}/restart"), &request)?;
         Ok(Some(reference.to_owned()))
     }))
 }
@@ -110,10 +123,9 @@ pub struct RmArgs {
 }
 
 pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
-    let mut containers = open()?;
-    let options = RemoveOptions { force: args.force, volumes: args.volumes };
+    let request = RemoveRequest { force: args.force, volumes: args.volumes };
     Ok(each(&args.containers, |reference| {
-        containers.remove(reference, options)?;
+        daemon_post::<_, ()>(&format!("/containers/{reference}/remove"), &request)?;
         Ok(Some(reference.to_owned()))
     }))
 }
@@ -187,7 +199,7 @@ pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let pruned = open()?.prune(until, &labels)?;
+    let pruned: Pruned = daemon_post("/containers/prune", &PruneRequest { until, labels })?;
     if !pruned.removed.is_empty() {
         println!("Deleted Containers:");
         for id in &pruned.removed {

@@ -10,6 +10,7 @@ mod format;
 mod inspect;
 mod lifecycle;
 mod logs;
+mod port;
 mod ps;
 mod run;
 mod stats;
@@ -31,6 +32,7 @@ pub use lifecycle::{
     restart, rm, start, stop, top, wait,
 };
 pub use logs::{LogsArgs, logs};
+pub use port::{PortArgs, port};
 pub use ps::{PsArgs, ps};
 pub use run::{RunArgs, run};
 pub use stats::{StatsArgs, stats};
@@ -72,6 +74,8 @@ pub enum ContainerCommand {
     Inspect(InspectArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(PortArgs),
     /// Block until one or more containers stop, then print their exit codes.
     Wait(WaitArgs),
     /// Copy files/folders between a container and the local filesystem.
@@ -98,6 +102,7 @@ pub fn container(args: ContainerArgs) -> anyhow::Result<ExitCode> {
         ContainerCommand::Rm(args) => rm(args),
         ContainerCommand::Inspect(args) => inspect(args),
         ContainerCommand::Top(args) => top(args),
+        ContainerCommand::Port(args) => port(args),
         ContainerCommand::Wait(args) => wait(args),
         ContainerCommand::Cp(args) => cp(args),
         ContainerCommand::Stats(args) => stats(args),
@@ -119,6 +124,9 @@ fn print_error(error: &anyhow::Error) {
 
 /// Docker's exit code for an error: 126/127 when the command could not run, 125 otherwise.
 fn exit_for(error: &anyhow::Error) -> ExitCode {
+    if let Some(crate::api::client::ClientError::Api { exit_code: Some(code), .. }) = error.downcast_ref() {
+        return ExitCode::from(*code);
+    }
     ExitCode::from(error.downcast_ref::<ContainerError>().map_or(125, ContainerError::exit_code))
 }
 

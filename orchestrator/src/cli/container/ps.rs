@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::collections::HashMap;
+
 use berth_runtime::container::list::{Filter, Summary};
 use berth_runtime::container::times::human_duration;
 use clap::Args;
@@ -9,6 +11,8 @@ use serde_json::json;
 
 use super::format::{render, table};
 use super::open;
+use super::port::{column, published};
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -46,7 +50,7 @@ fn command_column(command: &str, no_trunc: bool) -> String {
 }
 
 /// The fields `--format` sees, named as Docker's.
-fn fields(summary: &Summary, no_trunc: bool) -> serde_json::Value {
+fn fields(summary: &Summary, ports: &str, no_trunc: bool) -> serde_json::Value {
     let now = chrono::Utc::now();
     let labels: Vec<String> = summary.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     json!({
@@ -59,7 +63,7 @@ fn fields(summary: &Summary, no_trunc: bool) -> serde_json::Value {
         "Mounts": "",
         "Names": summary.names.join(","),
         "Networks": "",
-        "Ports": "",
+        "Ports": ports,
         "RunningFor": format!("{} ago", human_duration(now - summary.created)),
         "Size": "",
         "State": summary.state,
@@ -79,10 +83,26 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // The network state is the daemon's: it says what is published (running containers only).
+    let running: Vec<String> = summaries.iter().filter(|s| s.state == "running").map(|s| s.id.clone()).collect();
+    let ports: HashMap<String, String> = if running.is_empty() {
+        HashMap::new()
+    } else {
+        with_client(|client| async move {
+            let mut columns = HashMap::new();
+            for id in running {
+                let published = published(&client, &id).await?;
+                columns.insert(id, column(&published));
+            }
+            Ok(columns)
+        })?
+    };
+    let row_fields =
+        |summary: &Summary| fields(summary, ports.get(&summary.id).map_or("", String::as_str), args.no_trunc);
     match args.format.as_deref() {
         Some("json") => {
             for summary in &summaries {
-                println!("{}", fields(summary, args.no_trunc));
+                println!("{}", row_fields(summary));
             }
         }
         Some(template) if template != "table" => {
@@ -95,14 +115,14 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", names.replace("\\t", "\t"));
             }
             for summary in &summaries {
-                println!("{}", render(template, &fields(summary, args.no_trunc)).map_err(anyhow::Error::msg)?);
+                println!("{}", render(template, &row_fields(summary)).map_err(anyhow::Error::msg)?);
             }
         }
         _ => {
             let rows: Vec<Vec<String>> = summaries
                 .iter()
                 .map(|summary| {
-                    let row = fields(summary, args.no_trunc);
+                    let row = row_fields(summary);
                     ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
                         .iter()
                         .map(|key| row[*key].as_str().unwrap_or_default().to_owned())

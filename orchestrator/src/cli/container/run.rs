@@ -5,13 +5,15 @@ use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
-use berth_runtime::container::{AttachStreams, Containers, Events, Pump, Reply, Started};
+use berth_runtime::container::{AttachStream, AttachStreams, Events, Pump, Reply};
 use clap::Args;
 use nix::sys::signal::Signal;
 
 use super::create::{CreateArgs, create_container};
 use super::terminal::{RawMode, Signals, window_size};
 use super::{exit_for, print_error};
+use crate::api::containers::{KillRequest, attach_path};
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -31,36 +33,39 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("berth: the input device is not a TTY");
         return Ok(ExitCode::FAILURE);
     }
-    let (containers, id) = match create_container(&args.create) {
-        Ok(created) => created,
+    let id = match create_container(&args.create) {
+        Ok(id) => id,
         Err(code) => return Ok(code),
     };
     if args.detach {
-        return Ok(match containers.start(&id, None) {
-            Ok(_) => {
+        let path = format!("/containers/{id}/start");
+        return Ok(match with_client(|client| async move { Ok(client.post::<_, ()>(&path, &()).await?) }) {
+            Ok(()) => {
                 println!("{id}");
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                let error = anyhow::Error::from(error);
                 print_error(&error);
                 exit_for(&error)
             }
         });
     }
     let streams = AttachStreams { stdin: args.create.interactive, stdout: true, stderr: true };
-    Ok(session(&containers, &id, streams, args.create.tty, args.sig_proxy && !args.create.tty))
+    Ok(session(&id, streams, args.create.tty, args.sig_proxy && !args.create.tty))
 }
 
-/// Starts the container attached and relays until it exits; the exit code is the container's.
-pub(super) fn session(containers: &Containers, id: &str, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode {
+/// Starts the container attached (through the daemon, which relays its
+/// monitor's stream) and relays until it exits; the exit code is the container's.
+pub(super) fn session(id: &str, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode {
     let raw = if tty && streams.stdin { RawMode::enter() } else { Ok(None) };
     let signals = Signals::block(proxy);
-    let started = containers.start(id, Some(streams));
+    let path = attach_path(id, streams.stdin);
+    let started = with_client(|client| async move { Ok(client.attach(&path).await?) });
     let result = match (started, raw, signals) {
-        (Ok(started), Ok(raw), Ok(signals)) => relay(containers, id, started, streams, tty, signals, raw),
-        (Err(error), ..) => Err(error.into()),
-        (_, Err(error), _) | (.., Err(error)) => Err(error),
+        (Ok((socket, pending)), Ok(raw), Ok(signals)) => {
+            relay(id, AttachStream::relayed(socket, pending), streams, tty, signals, raw)
+        }
+        (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => Err(error),
     };
     match result {
         Ok(Reply::Exited(status)) => ExitCode::from(status.exit_code.clamp(0, 255) as u8),
@@ -77,15 +82,13 @@ pub(super) fn session(containers: &Containers, id: &str, streams: AttachStreams,
 }
 
 fn relay(
-    containers: &Containers,
     id: &str,
-    started: Started,
+    mut attach: AttachStream,
     streams: AttachStreams,
     tty: bool,
     mut signals: Signals,
     raw: Option<RawMode>,
 ) -> anyhow::Result<Reply> {
-    let mut attach = started.attach.ok_or_else(|| anyhow::anyhow!("the monitor gave no attach stream"))?;
     if tty && let Some((rows, cols)) = window_size() {
         attach.resize(rows, cols)?;
     }
@@ -95,8 +98,13 @@ fn relay(
         for signal in signals.pending() {
             if signal == Signal::SIGWINCH {
                 size = if tty { window_size() } else { None };
-            } else if let Err(error) = containers.kill(id, signal) {
-                tracing::warn!(%error, "cannot pass {signal} on to the container");
+            } else {
+                let path = format!("/containers/{id}/kill");
+                let request = KillRequest { signal: signal.as_str().to_owned() };
+                let sent = with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) });
+                if let Err(error) = sent {
+                    tracing::warn!(%error, "cannot pass {signal} on to the container");
+                }
             }
         }
         size

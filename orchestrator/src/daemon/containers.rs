@@ -1,0 +1,232 @@
+//! The single-container endpoints (`/v1/containers/...`): `create`, `run`,
+//! `start`, `stop`, `kill`, `restart` and `rm` of the CLI change containers
+//! here, so that the daemon knows of every start (it watches the process, and
+//! frees the container's ports and names when it exits) and every removal.
+//!
+//! An attached start upgrades its connection and relays the monitor's attach
+//! stream byte for byte: the CLI speaks the monitor's protocol through it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_runtime::container::signal::parse_signal;
+use berth_runtime::container::{AttachStreams, ContainerError, RemoveOptions, Started};
+use hyper_util::rt::TokioIo;
+
+use super::Daemon;
+use crate::api::ApiError;
+use crate::api::containers::{ATTACH_PROTOCOL, Created, KillRequest, PruneRequest, RemoveRequest, StopRequest};
+use crate::engine::{EngineError, RunRequest};
+
+pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
+    router
+        .route("/containers", post(create))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/remove", post(remove))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/ports", get(ports))
+}
+
+/// An engine error as an answer: the status says whose fault it is, and
+/// `exit_code` is the one Docker's CLI exits with.
+struct EngineFailure(EngineError);
+
+impl IntoResponse for EngineFailure {
+    fn into_response(self) -> Response {
+        let (status, exit_code) = match &self.0 {
+            EngineError::Container(error) => {
+                let status = match error {
+                    ContainerError::NotFound(_) => StatusCode::NOT_FOUND,
+                    ContainerError::Ambiguous(_) | ContainerError::Option(_) | ContainerError::User(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    ContainerError::NotRunning(_)
+                    | ContainerError::AlreadyRunning(_)
+                    | ContainerError::RemoveRunning(_) => StatusCode::CONFLICT,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, error.exit_code())
+            }
+            EngineError::Image(_) => (StatusCode::NOT_FOUND, 125),
+            EngineError::Network(_) | EngineError::Config(_) => (StatusCode::BAD_REQUEST, 125),
+        };
+        (status, Json(ApiError { message: self.0.to_string(), exit_code: Some(exit_code) })).into_response()
+    }
+}
+
+/// Runs blocking engine work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(|e| EngineFailure(e).into_response()),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, Json(ApiError { message: e.to_string(), exit_code: None }))
+            .into_response()),
+    }
+}
+
+async fn create(State(daemon): State<Arc<Daemon>>, Json(request): Json<RunRequest>) -> Response {
+    let engine = daemon.engine.clone();
+    match blocking(move || engine.create(request)).await {
+        Ok(record) => {
+            (StatusCode::CREATED, Json(Created { id: record.id.to_string(), name: record.name })).into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+/// Starts `reference` (attached or not) and has the daemon watch it.
+async fn start_watched(
+    daemon: &Arc<Daemon>,
+    reference: String,
+    attach: Option<AttachStreams>,
+) -> Result<Started, Response> {
+    let engine = daemon.engine.clone();
+    let (id, started) = blocking(move || {
+        let id = engine.containers().lookup(&reference)?.id.to_string();
+        let started = engine.start(&id, attach)?;
+        Ok((id, started))
+    })
+    .await?;
+    daemon.started(&id, started.pid).await;
+    Ok(started)
+}
+
+async fn start(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>) -> Response {
+    match start_watched(&daemon, reference, None).await {
+        Ok(_) => Json(()).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Starts the container attached, then relays between the upgraded connection
+/// and the monitor until either side is done.
+async fn attach(
+    State(daemon): State<Arc<Daemon>>,
+    Path(reference): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    mut request: Request,
+) -> Response {
+    let upgrade = hyper::upgrade::on(&mut request);
+    let stdin = query.get("stdin").is_some_and(|v| v == "true");
+    let streams = AttachStreams { stdin, stdout: true, stderr: true };
+    let started = match start_watched(&daemon, reference.clone(), Some(streams)).await {
+        Ok(started) => started,
+        Err(response) => return response,
+    };
+    let Some(stream) = started.attach.map(|a| a.into_stream()) else {
+        return EngineFailure(EngineError::Container(ContainerError::Internal(
+            "the monitor gave no attach stream".into(),
+        )))
+        .into_response();
+    };
+    tokio::spawn(async move {
+        let relayed = async {
+            stream.set_nonblocking(true)?;
+            let mut monitor = tokio::net::UnixStream::from_std(stream)?;
+            let mut client = TokioIo::new(upgrade.await.map_err(std::io::Error::other)?);
+            tokio::io::copy_bidirectional(&mut client, &mut monitor).await
+        };
+        if let Err(error) = relayed.await {
+            tracing::debug!(container = %reference, %error, "attach relay ended");
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, ATTACH_PROTOCOL)
+        .body(Body::empty())
+        .expect("a response built from valid parts")
+}
+
+async fn stop(
+    State(daemon): State<Arc<Daemon>>,
+    Path(reference): Path<String>,
+    Json(request): Json<StopRequest>,
+) -> Response {
+    let engine = daemon.engine.clone();
+    match blocking(move || engine.stop(&reference, request.timeout)).await {
+        Ok(_) => Json(()).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn restart(
+    State(daemon): State<Arc<Daemon>>,
+    Path(reference): Path<String>,
+    Json(request): Json<StopRequest>,
+) -> Response {
+    let engine = daemon.engine.clone();
+    let target = reference.clone();
+    if let Err(response) = blocking(move || engine.stop(&target, request.timeout)).await {
+        return response;
+    }
+    match start_watched(&daemon, reference, None).await {
+        Ok(_) => Json(()).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn kill(
+    State(daemon): State<Arc<Daemon>>,
+    Path(reference): Path<String>,
+    Json(request): Json<KillRequest>,
+) -> Response {
+    let signal = match parse_signal(&request.signal) {
+        Ok(signal) => signal,
+        Err(message) => {
+            return (StatusCode::BAD_REQUEST, Json(ApiError { message: message.to_string(), exit_code: Some(125) }))
+                .into_response();
+        }
+    };
+    let engine = daemon.engine.clone();
+    match blocking(move || engine.kill(&reference, signal)).await {
+        Ok(()) => Json(()).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn remove(
+    State(daemon): State<Arc<Daemon>>,
+    Path(reference): Path<String>,
+    Json(request): Json<RemoveRequest>,
+) -> Response {
+    let engine = daemon.engine.clone();
+    let options = RemoveOptions { force: request.force, volumes: request.volumes };
+    match blocking(move || engine.remove(&reference, options)).await {
+        Ok(_) => Json(()).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn prune(State(daemon): State<Arc<Daemon>>, Json(request): Json<PruneRequest>) -> Response {
+    let engine = daemon.engine.clone();
+    match blocking(move || engine.prune(request.until, &request.labels)).await {
+        Ok(pruned) => Json(pruned).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// The ports published for the container now (none while it is stopped).
+async fn ports(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>) -> Response {
+    let engine = daemon.engine.clone();
+    let found = blocking(move || {
+        let id = engine.containers().lookup(&reference)?.id;
+        Ok(engine.network().ports(id.as_str())?)
+    })
+    .await;
+    match found {
+        Ok(ports) => Json(ports).into_response(),
+        Err(response) => response,
+    }
+}
