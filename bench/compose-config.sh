@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p berth
-berth=$PWD/target/release/berth
+berth=${CARGO_TARGET_DIR:-$PWD/target}/release/berth
 fixture=bench/fixtures/compose-300.yaml
 hyperfine --warmup 5 --runs 50 --shell=none \
   "$berth compose -f $fixture config -q" \

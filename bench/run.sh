@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `berth run --rm busybox true` end to end (create, monitor, overlay, libcontainer
-# create/start, wait, --rm removal) against `crun run` of the same rootfs (the
+# `berth run --rm busybox true` end to end through the daemon (create, monitor,
+# overlay, libcontainer create/start, wait, --rm removal), without a network
+# and on the default bridge (namespace, veth, address), against `crun run` of the same rootfs (the
 # floor: no image store, no overlay, no record), with hyperfine; then the RSS of
 # an idle container's monitor. The image comes from Debian's docker-registry on
 # 127.0.0.1 (busybox-static, one layer), pushed with skopeo and pulled by berth.
@@ -14,12 +15,19 @@ cargo build --release --quiet -p berth
 berth=${CARGO_TARGET_DIR:-$PWD/target}/release/berth
 
 work=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
+# Its own state, daemon, link prefix and address pool; forwarded DNS goes nowhere.
+export BERTH_ROOT=$work/root BERTH_RUN=$work/run BERTH_NETWORK_PREFIX=bbr BERTH_NETWORK_POOL=10.252.0.0/16
+export BERTH_DNS_UPSTREAMS=127.0.0.1:9
 registry_pid=
 hugetlb=
 cleanup() {
   if [ -n "$hugetlb" ]; then umount "$hugetlb" 2>/dev/null || true; rmdir "$hugetlb" 2>/dev/null || true; fi
-  BERTH_ROOT=$work/root BERTH_RUN=$work/run "$berth" ps -aq 2>/dev/null |
-    xargs -r env BERTH_ROOT="$work/root" BERTH_RUN="$work/run" "$berth" rm -f >/dev/null 2>&1 || true
+  "$berth" ps -aq 2>/dev/null | xargs -r "$berth" rm -f >/dev/null 2>&1 || true
+  if [ -f "$work/run/berth.pid" ]; then kill "$(cat "$work/run/berth.pid")" 2>/dev/null || true; sleep 0.5; fi
+  nft delete table inet bbr 2>/dev/null || true
+  for link in $(ip -o link show | awk -F': ' '{print $2}' | grep '^bbr' | cut -d@ -f1); do
+    ip link delete "$link" 2>/dev/null || true
+  done
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -62,7 +70,6 @@ printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.
 image=127.0.0.1:$port/busybox:latest
 skopeo copy --quiet --dest-tls-verify=false "oci:$layout:latest" "docker://$image"
 
-export BERTH_ROOT=$work/root BERTH_RUN=$work/run
 "$berth" pull -q "$image" >/dev/null
 "$berth" tag "$image" busybox
 
@@ -85,8 +92,10 @@ if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
   mount -t cgroup -o hugetlb berth-bench-hugetlb "$hugetlb"
 fi
 
+"$berth" version >/dev/null  # the daemon, started once
 hyperfine --warmup 5 --runs "$runs" -N --export-markdown "$work/run.md" \
-  -n "berth run --rm busybox true (--network none)" "$berth run --rm busybox true" \
+  -n "berth run --rm --network none busybox true" "$berth run --rm --network none busybox true" \
+  -n "berth run --rm busybox true (default bridge)" "$berth run --rm busybox true" \
   -n "crun run (same rootfs, bundle ready)" "crun run --bundle $bundle berth-bench-$$"
 cat "$work/run.md"
 

@@ -60,7 +60,7 @@ const COLUMNS: &str = "id, name, created, config";
 
 /// Adds a container; a taken name is refused with Docker's message.
 pub fn insert(db: &mut Db, record: &ContainerRecord) -> Result<(), ContainerError> {
-    let tx = db.conn_mut().transaction()?;
+    let tx = db.write()?;
     let taken: Option<String> =
         tx.query_row("SELECT id FROM containers WHERE name = ?1", [&record.name], |r| r.get(0)).optional()?;
     if let Some(owner) = taken {
@@ -163,7 +163,7 @@ pub fn image_in_use(db: &Db, image_id: &str) -> Result<bool, ContainerError> {
 
 /// Renames a container; a taken name is refused.
 pub fn rename(db: &mut Db, id: &ContainerId, new_name: &str) -> Result<(), ContainerError> {
-    let tx = db.conn_mut().transaction()?;
+    let tx = db.write()?;
     let taken: Option<String> =
         tx.query_row("SELECT id FROM containers WHERE name = ?1", [new_name], |r| r.get(0)).optional()?;
     if let Some(owner) = taken {

@@ -32,7 +32,7 @@ impl ImageStore {
         let manifest_digest = &parts.manifests.last().expect("an image has a manifest").0;
 
         let mut db = self.db();
-        let tx = db.conn_mut().transaction().map_err(ImageError::sql("recording an image"))?;
+        let tx = db.write().map_err(ImageError::sql("recording an image"))?;
         let mut held: Vec<Digest> = Vec::new();
         for (digest, bytes, media_type) in parts.manifests {
             records::record_blob(&tx, digest, bytes.len() as u64, media_type)?;

@@ -98,7 +98,7 @@ impl ImageStore {
             Err(source) => return Err(ImageError::io("cannot move the layer into", &target, source)),
         }
         let mut db = self.db();
-        let tx = db.conn_mut().transaction().map_err(ImageError::sql("recording a layer"))?;
+        let tx = db.write().map_err(ImageError::sql("recording a layer"))?;
         if let Some((digest, size, media_type)) = blob {
             records::record_blob(&tx, digest, size, media_type)?;
         }

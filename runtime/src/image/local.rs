@@ -94,7 +94,7 @@ impl ImageStore {
         self.content().write(&digest, &bytes)?;
         {
             let mut db = self.db();
-            let tx = db.conn_mut().transaction().map_err(ImageError::sql("recording a manifest"))?;
+            let tx = db.write().map_err(ImageError::sql("recording a manifest"))?;
             records::record_blob(&tx, &digest, bytes.len() as u64, OCI_MANIFEST)?;
             records::hold_blob(&tx, id, &digest)?;
             records::set_manifest(&tx, id, &digest)?;

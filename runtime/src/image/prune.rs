@@ -27,7 +27,7 @@ impl ImageStore {
         let mut report = PruneReport::default();
         let (layers, blobs) = {
             let mut db = self.db();
-            let tx = db.conn_mut().transaction().map_err(ImageError::sql("pruning images"))?;
+            let tx = db.write().map_err(ImageError::sql("pruning images"))?;
             for row in records::all_images(&tx)? {
                 let names = records::image_refs(&tx, &row.id)?;
                 // Dangling, as in Docker: no tag (names by digest alone do not keep an image).

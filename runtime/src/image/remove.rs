@@ -49,7 +49,7 @@ impl ImageStore {
         let mut done = Vec::new();
         let freed = {
             let mut db = self.db();
-            let tx = db.conn_mut().transaction().map_err(ImageError::sql("removing an image"))?;
+            let tx = db.write().map_err(ImageError::sql("removing an image"))?;
             let refs = records::image_refs(&tx, &id)?;
             let doomed: Vec<String> = match &by_name {
                 Some(reference) => {

@@ -45,7 +45,12 @@ impl Db {
         }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        // Only the first open switches to WAL; asking again takes a lock that
+        // concurrent openers (the daemon's parallel steps) would wait on.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         let mut db = Db { conn };
@@ -73,9 +78,27 @@ impl Db {
         &mut self.conn
     }
 
+    /// A transaction that writes. It takes the write lock at BEGIN (IMMEDIATE),
+    /// waiting up to the busy timeout for another writer: a deferred transaction
+    /// that reads first and writes later fails at once with SQLITE_BUSY when
+    /// another connection wrote in between (WAL snapshots), which concurrent
+    /// creates in the daemon do.
+    pub fn write(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    }
+
     fn migrate(&mut self, migration: &Migration) -> Result<(), DbError> {
         let component = migration.component;
         let err = |version, source| DbError::Migrate { component, version, source };
+        // Up to date (every open but the first): a read, no write transaction to wait for or sync.
+        let current: Option<i64> = self
+            .conn
+            .query_row("SELECT version FROM schema_versions WHERE component = ?1", params![component], |r| r.get(0))
+            .optional()
+            .unwrap_or(None);
+        if current == Some(migration.steps.len() as i64) {
+            return Ok(());
+        }
         // IMMEDIATE: two processes starting at once must not both run a step.
         let tx =
             self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| err(0, e))?;
