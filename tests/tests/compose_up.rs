@@ -137,3 +137,21 @@ fn services_find_each_other_by_name_and_publish_ports() {
         stack.ok(&["compose", "logs", "--no-log-prefix", "client"]).matches("hello from web").count() == 3
     });
 }
+
+#[test]
+fn exec_runs_in_a_service_container() {
+    let stack = Stack::new("cu6", 6);
+    stack.write("compose.yaml", &two_services(&stack.image, "hello"));
+    stack.ok(&["compose", "up", "-d"]);
+    let output =
+        stack.berth(&["compose", "exec", "-T", "-e", "EXTRA=1", "web", "sh", "-c", "echo $GREETING $EXTRA; exit 3"]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello 1\n");
+    assert_eq!(stack.ok(&["compose", "exec", "-T", "db", "hostname"]).trim().len(), 12, "db's own hostname");
+    stack.ok(&["compose", "stop", "web"]);
+    let stopped = stack.berth(&["compose", "exec", "-T", "web", "true"]);
+    assert!(!stopped.status.success());
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("is not running"), "{stopped:?}");
+    let unknown = stack.berth(&["compose", "exec", "-T", "nosuch", "true"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"nosuch\" has no container"), "{unknown:?}");
+}

@@ -34,7 +34,7 @@ pub fn transfer(compose: &ComposeArgs, verb: &str, args: &ServicesArgs) -> anyho
     })
 }
 
-fn ps(compose: &ComposeArgs) -> anyhow::Result<Vec<PsEntry>> {
+pub(super) fn ps(compose: &ComposeArgs) -> anyhow::Result<Vec<PsEntry>> {
     let (name, _) = compose.project_or_name()?;
     with_client(|client| async move { Ok(client.get(&format!("/projects/{name}/ps?all=true")).await?) })
 }

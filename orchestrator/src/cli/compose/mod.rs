@@ -3,6 +3,7 @@
 mod config;
 mod down;
 mod events;
+mod exec;
 mod images;
 mod logs;
 mod progress;
@@ -76,6 +77,8 @@ enum ComposeCommand {
     Kill(verbs::VerbArgs),
     /// Remove stopped service containers.
     Rm(verbs::VerbArgs),
+    /// Execute a command in a running service container.
+    Exec(exec::ExecArgs),
 }
 
 impl ComposeArgs {
@@ -129,5 +132,6 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
         ComposeCommand::Restart(a) => verbs::run(&args, "restart", a),
         ComposeCommand::Kill(a) => verbs::run(&args, "kill", a),
         ComposeCommand::Rm(a) => verbs::run(&args, "rm", a),
+        ComposeCommand::Exec(a) => exec::run(&args, a),
     }
 }
