@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         return internal(&args.collect::<Vec<_>>());
     }
     let cli = Cli::parse();
-    cli::init_logging(cli.verbose);
+    cli::init_logging(cli.verbose, matches!(cli.command, cli::Command::Daemon(_)));
     match cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
 fn internal(args: &[std::ffi::OsString]) -> ExitCode {
     use berth_runtime::container::{exec, monitor};
     if std::env::var_os("BERTH_LOG").is_some() {
-        cli::init_logging(0);
+        cli::init_logging(0, true);
     }
     match args.first().and_then(|a| a.to_str()) {
         Some(monitor::SUBCOMMAND) => monitor::main(&args[1..]),

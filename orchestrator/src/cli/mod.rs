@@ -99,7 +99,9 @@ pub enum Command {
 }
 
 /// Logs go to stderr; warnings are on by default, as compose prints them.
-pub fn init_logging(verbose: u8) {
+/// `timestamps` for processes whose stderr is a log file (the daemon, the
+/// monitors), not for a command's output on a terminal.
+pub fn init_logging(verbose: u8, timestamps: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -107,12 +109,12 @@ pub fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+    let format = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    if timestamps {
+        format.init();
+    } else {
+        format.without_time().init();
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
