@@ -193,3 +193,23 @@ fn exec_runs_in_a_service_container() {
     let unknown = stack.berth(&["compose", "exec", "-T", "nosuch", "true"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"nosuch\" has no container"), "{unknown:?}");
 }
+
+#[test]
+fn sigterm_stops_the_daemon_even_with_a_stream_open() {
+    let stack = Stack::new("cu7", 7);
+    stack.write("compose.yaml", &two_services(&stack.image, "x"));
+    stack.ok(&["compose", "up", "-d"]);
+    let pid = stack.daemon_pid().expect("the daemon runs");
+    // `events` streams until the daemon goes away: it must not hold the daemon up.
+    let mut events = stack.command(&["compose", "events"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    stack.wait_until("the daemon to exit after SIGTERM", Duration::from_secs(6), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    let _ = events.kill();
+    let _ = events.wait();
+    // The containers outlive it, and the next command starts a daemon that adopts them.
+    let ps = stack.ps();
+    assert!(ps.iter().all(|c| c["State"] == "running") && ps.len() == 2, "{ps:#?}");
+}

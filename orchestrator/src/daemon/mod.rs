@@ -141,6 +141,9 @@ impl Daemon {
     }
 }
 
+/// How long open connections may go on after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs the daemon until SIGTERM or SIGINT. In-flight requests finish;
 /// containers keep running.
 pub async fn run(root: Root) -> Result<(), DaemonError> {
@@ -165,7 +168,23 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
         .map_err(|source| DaemonError::Listen { path: pid_file.display().to_string(), source })?;
     tracing::info!(socket = %socket_path(&root).display(), pid = std::process::id(), "berth daemon listening");
     let app = routes::router(daemon);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(DaemonError::Serve)?;
+    // In-flight requests may finish, but streams that never end on their own
+    // (`logs -f`, `events`) must not keep the daemon from stopping.
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        shutdown_signal().await;
+        let _ = stopping.send(());
+    });
+    tokio::select! {
+        served = server.into_future() => served.map_err(DaemonError::Serve)?,
+        () = async {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!("connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs()),
+    }
     let _ = std::fs::remove_file(socket_path(&root));
     let _ = std::fs::remove_file(&pid_file);
     tracing::info!("berth daemon stopped; containers keep running");
