@@ -1,4 +1,5 @@
-//! Every case of the shared compose corpus (real files from public projects):
+//! Every case of the compose corpus (real files from public projects, a copy of
+//! ../shared/compose-corpus in tests/fixtures/compose-corpus):
 //! valid ones load and agree with the reference implementation's output where
 //! there is one; invalid ones are rejected with a clear, located error.
 //!
@@ -14,12 +15,12 @@ use berth::compose::{LoadOptions, load, render};
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compose-corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/compose-corpus")
 }
 
 fn cases() -> Vec<PathBuf> {
     let mut cases = Vec::new();
-    for source in std::fs::read_dir(corpus()).expect("the corpus is beside the repository (../shared)") {
+    for source in std::fs::read_dir(corpus()).expect("the corpus is in tests/fixtures/compose-corpus") {
         let source = source.unwrap().path();
         if !source.is_dir() {
             continue;

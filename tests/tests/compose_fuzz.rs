@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 /// Valid files from the shared corpus, as seeds to mutate.
 fn seeds() -> Vec<String> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compose-corpus");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/compose-corpus");
     let mut seeds = Vec::new();
     for source in ["awesome-compose", "compose-e2e", "compose-go-loader"] {
         let Ok(cases) = std::fs::read_dir(corpus.join(source)) else { continue };
