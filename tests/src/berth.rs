@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use berth_network::{DnsLauncher, NetworkConfig, NetworkManager};
 
 /// The `berth` binary of this build: `target/<profile>/berth`, next to the
-/// `deps/` directory the test executable runs from. `cargo test --workspace`
-/// builds it (it is a member's binary); `cargo test -p berth-tests` alone does not.
+/// `deps/` directory the test executable runs from. `cargo build --workspace`
+/// (or `-p berth`) builds it; `cargo test` does not build another package's binary.
 pub fn berth_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("test executables live in target/<profile>/deps");
     let bin = profile_dir.join("berth");
     assert!(
         bin.exists(),
-        "{} is missing: run the suites with `cargo test --workspace`, which builds the berth binary",
+        "{} is missing: build it first (`cargo build --workspace`), then run the suites",
         bin.display()
     );
     bin
@@ -140,7 +140,8 @@ pub fn succeeded(args: &[&str], output: Output) -> String {
 
 impl Drop for TestRoot {
     fn drop(&mut self) {
-        // A root whose commands never needed the daemon has no containers or networks.
+        // A root whose commands never needed the daemon has no containers or networks
+        // (nor does one whose test failed before anything ran, say without a binary).
         if !self.run_dir().join("daemon.log").exists() {
             return;
         }
