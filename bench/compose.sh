@@ -21,11 +21,17 @@ export BERTH_DNS_UPSTREAMS=127.0.0.1:9 HOME=$work
 project=$work/project
 mkdir -p "$project"
 
+# SIGTERM, then SIGKILL if it is still there after 5 s (it closes open streams after 3 s).
+stop_daemon() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+}
+
 cleanup() {
     "$berth" compose -f "$project/compose.yaml" down -t 1 >/dev/null 2>&1 || true
     if [ -f "$BERTH_RUN/berth.pid" ]; then
-        kill "$(cat "$BERTH_RUN/berth.pid")" 2>/dev/null || true
-        sleep 0.5
+        stop_daemon "$(cat "$BERTH_RUN/berth.pid")"
     fi
     nft delete table inet bbc 2>/dev/null || true
     for link in $(ip -o link show | awk -F': ' '{print $2}' | grep '^bbc' | cut -d@ -f1); do

@@ -23,7 +23,13 @@ hugetlb=
 cleanup() {
   if [ -n "$hugetlb" ]; then umount "$hugetlb" 2>/dev/null || true; rmdir "$hugetlb" 2>/dev/null || true; fi
   "$berth" ps -aq 2>/dev/null | xargs -r "$berth" rm -f >/dev/null 2>&1 || true
-  if [ -f "$work/run/berth.pid" ]; then kill "$(cat "$work/run/berth.pid")" 2>/dev/null || true; sleep 0.5; fi
+  if [ -f "$work/run/berth.pid" ]; then
+    # SIGTERM, then SIGKILL if it is still there after 5 s.
+    daemon=$(cat "$work/run/berth.pid")
+    kill "$daemon" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$daemon" 2>/dev/null || true
+  fi
   nft delete table inet bbr 2>/dev/null || true
   for link in $(ip -o link show | awk -F': ' '{print $2}' | grep '^bbr' | cut -d@ -f1); do
     ip link delete "$link" 2>/dev/null || true
