@@ -64,6 +64,43 @@ impl TestRoot {
         self.ok(&["version"]);
     }
 
+    /// Asserts that nothing of the containers `ids` (full or short IDs) is left:
+    /// no mount under the root or run directory, no monitor or other helper
+    /// running with this root, no cgroup, no container directory.
+    pub fn assert_no_container_leftovers(&self, ids: &[String]) {
+        let (root, run) = (self.root().display().to_string(), self.run_dir().display().to_string());
+        // The daemon frees a `run --rm` container's namespace once it has seen it end: allow it 5 s.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+            if !mounts.contains(&root) && !mounts.contains(&run) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "mounts left under {root} or {run}:\n{mounts}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let helpers: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains(" internal ") && cmdline.contains(&root))
+            .collect();
+        assert!(helpers.is_empty(), "helpers still running: {helpers:?}");
+        for id in ids {
+            for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+                let berth = hierarchy.path().join("berth");
+                let left = std::fs::read_dir(&berth)
+                    .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(id.as_str())))
+                    .unwrap_or(false);
+                assert!(!left, "a cgroup of {id} is left under {}", berth.display());
+            }
+        }
+        let containers = self.root().join("containers");
+        let left: Vec<_> = std::fs::read_dir(&containers).map(|d| d.flatten().collect()).unwrap_or_default();
+        assert!(left.is_empty(), "container directories left: {left:?}");
+    }
+
     /// The daemon's PID, when one runs for this root.
     pub fn daemon_pid(&self) -> Option<i32> {
         let pid: i32 = std::fs::read_to_string(self.run_dir().join("berth.pid")).ok()?.trim().parse().ok()?;

@@ -53,8 +53,8 @@ fn up_twice_changes_nothing_and_down_removes_everything() {
     assert_nothing_left(&stack, &removed);
 }
 
-/// No link of the stack's (veth or bridge of its networks), monitor process,
-/// mount or container cgroup is left.
+/// No link of the stack's (veth or bridge of its networks) is left, nor
+/// anything of its containers.
 fn assert_nothing_left(stack: &Stack, ids: &[String]) {
     let links = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
     let ours: Vec<String> = String::from_utf8_lossy(&links.stdout)
@@ -65,28 +65,7 @@ fn assert_nothing_left(stack: &Stack, ids: &[String]) {
         .map(str::to_owned)
         .collect();
     assert!(ours.is_empty(), "links left: {ours:?}");
-    let root = stack.root.root().display().to_string();
-    let run = stack.root.run_dir().display().to_string();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&root) && !mounts.contains(&run), "mounts left:\n{mounts}");
-    let monitors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains(" internal monitor ") && cmdline.contains(&root))
-        .collect();
-    assert!(monitors.is_empty(), "monitors left: {monitors:?}");
-    for id in ids {
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let prefix = id.get(..12).unwrap_or(id);
-            let berth = hierarchy.path().join("berth");
-            let left = std::fs::read_dir(&berth)
-                .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
-                .unwrap_or(false);
-            assert!(!left, "a cgroup of {id} is left under {}", berth.display());
-        }
-    }
+    stack.root.assert_no_container_leftovers(ids);
 }
 
 #[test]

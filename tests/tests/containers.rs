@@ -74,7 +74,7 @@ impl World {
             self.ok(&["rm", "-f", "-v", id]);
         }
         assert!(self.ids().is_empty());
-        assert_no_leftovers(&self.root, &ids);
+        self.root.assert_no_container_leftovers(&ids);
     }
 }
 
@@ -87,32 +87,6 @@ impl Drop for World {
             }
         }
     }
-}
-
-/// No mount under the root, no monitor or helper running with it, no cgroup
-/// of the given containers, no container directory.
-fn assert_no_leftovers(root: &TestRoot, ids: &[String]) {
-    let root_path = root.root().display().to_string();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&root_path), "mounts left under {root_path}:\n{mounts}");
-    let monitors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains(" internal ") && cmdline.contains(&root_path))
-        .collect();
-    assert!(monitors.is_empty(), "helpers still running: {monitors:?}");
-    for id in ids {
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let dir = hierarchy.path().join("berth").join(id);
-            assert!(!dir.exists(), "cgroup {} left", dir.display());
-        }
-        assert!(!root.root().join("containers").join(id).exists(), "directory of {id} left");
-    }
-    let containers_dir = root.root().join("containers");
-    let left: Vec<_> = std::fs::read_dir(&containers_dir).map(|d| d.flatten().collect()).unwrap_or_default();
-    assert!(left.is_empty(), "container directories left: {left:?}");
 }
 
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

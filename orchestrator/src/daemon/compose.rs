@@ -161,13 +161,11 @@ pub async fn up(daemon: &Arc<Daemon>, request: UpRequest, progress: &UnboundedSe
     let engine = daemon.engine.clone();
     let (health, restarts) = (daemon.health.snapshot(), HashMap::new());
     let project_name = name.clone();
-    let observed = tokio::task::spawn_blocking(move || {
+    let observed = super::blocking(move || {
         let containers = project_containers(&engine, &project_name, &health, &restarts)?;
         observe(&engine, &containers)
     })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
+    .await?;
     let options = UpOptions {
         force_recreate: request.force_recreate,
         no_recreate: request.no_recreate,
@@ -226,13 +224,11 @@ pub async fn down(
     let desired = DesiredProject::from_project(&project, &graph, &BTreeMap::new(), &BTreeMap::new());
     let engine = daemon.engine.clone();
     let project_name = name.to_string();
-    let observed = tokio::task::spawn_blocking(move || {
+    let observed = super::blocking(move || {
         let containers = project_containers(&engine, &project_name, &HashMap::new(), &HashMap::new())?;
         observe(&engine, &containers)
     })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
+    .await?;
     let options = DownOptions { volumes: request.volumes, remove_orphans: request.remove_orphans };
     let plan = plan_down(&desired, &observed, &options);
     let _ = progress.send(Progress::Plan { text: plan.to_string() });

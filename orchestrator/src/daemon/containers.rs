@@ -35,6 +35,7 @@ pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
         .route("/containers/{id}/remove", post(remove))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}/ports", get(ports))
+        .route("/containers/ports", get(all_ports))
 }
 
 /// An engine error as an answer: the status says whose fault it is, and
@@ -223,6 +224,28 @@ async fn ports(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>)
     let found = blocking(move || {
         let id = engine.containers().lookup(&reference)?.id;
         Ok(engine.network().ports(id.as_str())?)
+    })
+    .await;
+    match found {
+        Ok(ports) => Json(ports).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Every container's published ports, by ID (those with none left out): `ps` in one request.
+async fn all_ports(State(daemon): State<Arc<Daemon>>) -> Response {
+    let engine = daemon.engine.clone();
+    let found = blocking(move || {
+        let ids: Vec<String> = engine.containers().all()?.into_iter().map(|record| record.id.to_string()).collect();
+        let network = engine.network();
+        let mut ports = std::collections::BTreeMap::new();
+        for id in ids {
+            let published = network.ports(&id)?;
+            if !published.is_empty() {
+                ports.insert(id, published);
+            }
+        }
+        Ok(ports)
     })
     .await;
     match found {

@@ -29,10 +29,7 @@ pub async fn logs(
     let engine = daemon.engine.clone();
     let name = project.to_string();
     let containers =
-        tokio::task::spawn_blocking(move || project_containers(&engine, &name, &HashMap::new(), &HashMap::new()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        super::blocking(move || project_containers(&engine, &name, &HashMap::new(), &HashMap::new())).await?;
     let mut readers = Vec::new();
     for container in containers {
         if !request.services.is_empty() && !request.services.contains(&container.observed.service) {

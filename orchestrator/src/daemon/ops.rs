@@ -59,10 +59,7 @@ pub async fn run(
     let engine = daemon.engine.clone();
     let name = project.to_string();
     let containers =
-        tokio::task::spawn_blocking(move || project_containers(&engine, &name, &HashMap::new(), &HashMap::new()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        super::blocking(move || project_containers(&engine, &name, &HashMap::new(), &HashMap::new())).await?;
     let signal = match &request.signal {
         Some(text) => Some(berth_runtime::container::signal::parse_signal(text).map_err(|e| e.to_string())?),
         None => None,

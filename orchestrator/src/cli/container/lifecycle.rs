@@ -38,24 +38,43 @@ pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
         let streams = AttachStreams { stdin: args.interactive && record.config.open_stdin, stdout: true, stderr: true };
         return Ok(session(record.id.as_str(), streams, record.config.tty, !record.config.tty));
     }
-    Ok(each(&args.containers, |reference| {
-        match daemon_post::<_, ()>(&format!("/containers/{reference}/start"), &()) {
-            // Starting a running container is no error, as in Docker.
-            Err(error) if is_conflict(&error) => {}
-            other => other?,
+    // Starting a running container is no error, as in Docker (the daemon answers 409).
+    post_each(
+        &args.containers,
+        "start",
+        &(),
+        |e| matches!(e, ClientError::Api { status, .. } if *status == hyper::StatusCode::CONFLICT),
+    )
+}
+
+/// POSTs `body` to `/containers/{reference}/{verb}` for each container, over one
+/// client of the daemon, printing what Docker prints: the reference when done
+/// (or when `tolerated` says the error is none), the error otherwise; exit 1 if any failed.
+fn post_each<B: serde::Serialize + Sync>(
+    references: &[String],
+    verb: &str,
+    body: &B,
+    tolerated: fn(&ClientError) -> bool,
+) -> anyhow::Result<ExitCode> {
+    with_client(|client| async move {
+        let mut failed = false;
+        for reference in references {
+            match client.post::<_, ()>(&format!("/containers/{reference}/{verb}"), body).await {
+                Ok(()) => println!("{reference}"),
+                Err(error) if tolerated(&error) => println!("{reference}"),
+                Err(error) => {
+                    eprintln!("Error response from daemon: {error}");
+                    failed = true;
+                }
+            }
         }
-        Ok(Some(reference.to_owned()))
-    }))
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    })
 }
 
-/// Whether the daemon refused because of the container's state (already running).
-fn is_conflict(error: &anyhow::Error) -> bool {
-    matches!(error.downcast_ref::<ClientError>(), Some(ClientError::Api { status, .. }) if *status == hyper::StatusCode::CONFLICT)
-}
-
-/// One POST to the daemon.
-fn daemon_post<B: serde::Serialize, T: serde::de::DeserializeOwned>(path: &str, body: &B) -> anyhow::Result<T> {
-    with_client(|client| async move { Ok(client.post(path, body).await?) })
+/// No error is tolerated.
+fn none(_: &ClientError) -> bool {
+    false
 }
 
 #[derive(Debug, Args)]
@@ -69,10 +88,7 @@ pub struct StopArgs {
 
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     let request = StopRequest { timeout: args.timeout };
-    Ok(each(&args.containers, |reference| {
-        daemon_post::<_, ()>(&format!("/containers/{reference}/stop"), &request)?;
-        Ok(Some(reference.to_owned()))
-    }))
+    post_each(&args.containers, "stop", &request, none)
 }
 
 #[derive(Debug, Args)]
@@ -87,10 +103,7 @@ pub struct KillArgs {
 pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     parse_signal(&args.signal).map_err(anyhow::Error::msg)?;
     let request = KillRequest { signal: args.signal.clone() };
-    Ok(each(&args.containers, |reference| {
-        daemon_post::<_, ()>(&format!("/containers/{reference}/kill"), &request)?;
-        Ok(Some(reference.to_owned()))
-    }))
+    post_each(&args.containers, "kill", &request, none)
 }
 
 #[derive(Debug, Args)]
@@ -104,10 +117,7 @@ pub struct RestartArgs {
 
 pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
     let request = StopRequest { timeout: args.timeout };
-    Ok(each(&args.containers, |reference| {
-        daemon_post::<_, ()>(&format!("/containers/{reference}/restart"), &request)?;
-        Ok(Some(reference.to_owned()))
-    }))
+    post_each(&args.containers, "restart", &request, none)
 }
 
 #[derive(Debug, Args)]
@@ -124,10 +134,7 @@ pub struct RmArgs {
 
 pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
     let request = RemoveRequest { force: args.force, volumes: args.volumes };
-    Ok(each(&args.containers, |reference| {
-        daemon_post::<_, ()>(&format!("/containers/{reference}/remove"), &request)?;
-        Ok(Some(reference.to_owned()))
-    }))
+    post_each(&args.containers, "remove", &request, none)
 }
 
 #[derive(Debug, Args)]
@@ -199,7 +206,8 @@ pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let pruned: Pruned = daemon_post("/containers/prune", &PruneRequest { until, labels })?;
+    let request = PruneRequest { until, labels };
+    let pruned: Pruned = with_client(|client| async move { Ok(client.post("/containers/prune", &request).await?) })?;
     if !pruned.removed.is_empty() {
         println!("Deleted Containers:");
         for id in &pruned.removed {

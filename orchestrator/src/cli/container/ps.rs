@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use berth_network::PublishedPort;
 
 use berth_runtime::container::list::{Filter, Summary};
 use berth_runtime::container::times::human_duration;
@@ -11,7 +13,7 @@ use serde_json::json;
 
 use super::format::{render, table};
 use super::open;
-use super::port::{column, published};
+use super::port::column;
 use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
@@ -84,21 +86,14 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // The network state is the daemon's: it says what is published (running containers only).
-    let running: Vec<String> = summaries.iter().filter(|s| s.state == "running").map(|s| s.id.clone()).collect();
-    let ports: HashMap<String, String> = if running.is_empty() {
-        HashMap::new()
+    let ports: BTreeMap<String, Vec<PublishedPort>> = if summaries.iter().any(|s| s.state == "running") {
+        with_client(|client| async move { Ok(client.get("/containers/ports").await?) })?
     } else {
-        with_client(|client| async move {
-            let mut columns = HashMap::new();
-            for id in running {
-                let published = published(&client, &id).await?;
-                columns.insert(id, column(&published));
-            }
-            Ok(columns)
-        })?
+        BTreeMap::new()
     };
+    let ports: BTreeMap<&str, String> = ports.iter().map(|(id, published)| (id.as_str(), column(published))).collect();
     let row_fields =
-        |summary: &Summary| fields(summary, ports.get(&summary.id).map_or("", String::as_str), args.no_trunc);
+        |summary: &Summary| fields(summary, ports.get(summary.id.as_str()).map_or("", String::as_str), args.no_trunc);
     match args.format.as_deref() {
         Some("json") => {
             for summary in &summaries {
