@@ -84,7 +84,12 @@ impl TestRoot {
             .flatten()
             .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
             .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-            .filter(|cmdline| cmdline.contains(" internal ") && cmdline.contains(&root))
+            // The daemon's monitor spawner lives as long as the daemon; monitors show their container's short ID.
+            .filter(|cmdline| cmdline.contains(" internal ") && !cmdline.contains(" internal spawner "))
+            .filter(|cmdline| {
+                cmdline.contains(&root)
+                    || ids.iter().any(|id| cmdline.contains(&format!(" monitor {}", id.get(..12).unwrap_or(id))))
+            })
             .collect();
         assert!(helpers.is_empty(), "helpers still running: {helpers:?}");
         for id in ids {

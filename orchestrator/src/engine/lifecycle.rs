@@ -31,7 +31,7 @@ impl Engine {
             network.activate(id)?;
         }
         let containers = self.own_containers()?;
-        let mut started = containers.start(id, attach).map_err(|e| {
+        let started = containers.start(id, attach).map_err(|e| {
             // A `--rm` container that could not start is removed by its monitor: its network goes too.
             let removed = matches!(containers.lookup(id), Err(ContainerError::NotFound(_)));
             let network = self.network();
@@ -45,7 +45,6 @@ impl Engine {
             }
             EngineError::from(e)
         })?;
-        reap(&mut started);
         Ok(started)
     }
 
@@ -87,19 +86,5 @@ impl Engine {
         let id = self.own_containers()?.remove(reference, options)?;
         self.network().release(id.as_str())?;
         Ok(id)
-    }
-}
-
-/// Waits for the container's monitor in a small thread of its own: the
-/// monitor is this process's child until this process exits, and a daemon
-/// that lives on would otherwise collect a zombie per start.
-fn reap(started: &mut Started) {
-    let pid = started.monitor.id();
-    let wait = move || {
-        // Our child, waited for once, by PID (the `Child` stays with the caller, who does not wait).
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
-    };
-    if let Err(error) = std::thread::Builder::new().name("reap-monitor".into()).stack_size(64 * 1024).spawn(wait) {
-        tracing::warn!(%error, monitor = pid, "cannot wait for a container's monitor; it stays a zombie when it exits");
     }
 }

@@ -29,6 +29,7 @@ use super::id::ContainerId;
 use super::layout::ContainerDir;
 use super::protocol::socket;
 use super::rootfs;
+use super::seccomp::bpf::CompiledFilter;
 use super::signal::exit_code_for;
 use super::state::State;
 use crate::store::Root;
@@ -68,7 +69,7 @@ impl Containers {
             return Err(super::options::OptionError::new("exec", "", "no command specified").into());
         }
         let json = serde_json::to_string(options).map_err(|e| ContainerError::Internal(e.to_string()))?;
-        let mut command = self.helper.command(SUBCOMMAND);
+        let mut command = self.helper().command(SUBCOMMAND);
         command.arg(self.root.root()).arg(self.root.run()).arg(record.id.as_str()).arg(json);
         Ok(command)
     }
@@ -172,7 +173,7 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32,
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| ContainerError::Internal(format!("cannot make a signalfd: {e}")))?;
 
-    let seccomp = spec.linux().as_ref().and_then(|linux| linux.seccomp().clone());
+    let seccomp = seccomp_filter(root, &dir, &spec)?;
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(dir.runtime_root())
         .map_err(|e| failed(e.to_string()))?
@@ -205,6 +206,25 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32,
         }
         None => wait(pid),
     }
+}
+
+/// The container's seccomp filter (compiled once, see [`CompiledFilter`]):
+/// its profile beside the spec, or in the spec of a container that an earlier
+/// berth started (or one without no_new_privs, whose filter libcontainer loads).
+fn seccomp_filter(root: &Root, dir: &ContainerDir, spec: &Spec) -> Result<Option<CompiledFilter>, ContainerError> {
+    let profile =
+        match std::fs::read(dir.seccomp_profile()) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
+                id: dir.id().to_string(),
+                what: format!("seccomp.json: {e}"),
+            })?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            Err(e) => return Err(ContainerError::io("cannot read", dir.seccomp_profile(), e)),
+        };
+    profile
+        .map(|profile| CompiledFilter::for_profile(&super::layout::seccomp_cache(root), &profile))
+        .transpose()
+        .map_err(|e| failed(e.to_string()))
 }
 
 struct RemoveOnDrop(Vec<std::path::PathBuf>);
