@@ -60,19 +60,21 @@ fn service_ports_are_published_only_when_asked() {
             stack.image
         ),
     );
+    // The page, through the container's published port 8080 (once its httpd listens).
+    let served = |container: &str| {
+        let address = stack.ok(&["port", container, "8080"]).trim().to_string();
+        assert!(address.starts_with("127.0.0.1:"), "{address}");
+        stack.wait_until(&format!("{container} to serve"), Duration::from_secs(10), || {
+            berth_tests::netns::http_get(address.parse().unwrap()).is_ok_and(|r| r.contains("hello from a one-off"))
+        });
+    };
     let id = stack.ok(&["compose", "run", "-d", "--service-ports", "--name", "with", "web"]).trim().to_string();
     assert_eq!(id.len(), 64, "run -d prints the container's ID: {id}");
-    let address = stack.ok(&["port", "with", "8080"]).trim().to_string();
-    assert!(address.starts_with("127.0.0.1:"), "{address}");
-    let response = berth_tests::netns::http_get(address.parse().unwrap()).unwrap();
-    assert!(response.contains("hello from a one-off"), "{response}");
-
+    served("with");
     stack.ok(&["compose", "run", "-d", "--name", "without", "web"]);
     assert_eq!(stack.ok(&["port", "without"]), "", "the service's ports are not published by default");
     stack.ok(&["compose", "run", "-d", "-p", "127.0.0.1::8080", "--name", "published", "web"]);
-    let address = stack.ok(&["port", "published", "8080"]).trim().to_string();
-    let response = berth_tests::netns::http_get(address.parse().unwrap()).unwrap();
-    assert!(response.contains("hello from a one-off"), "{response}");
+    served("published");
 
     let both = stack.berth(&["compose", "run", "-d", "--service-ports", "-p", "9999:8080", "web"]);
     assert!(!both.status.success(), "{both:?}");

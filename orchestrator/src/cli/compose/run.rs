@@ -48,7 +48,15 @@ pub struct RunArgs {
     #[arg(short = 'T', long = "no-TTY", alias = "no-tty")]
     no_tty: bool,
     /// Keep STDIN open even if not attached (on by default).
-    #[arg(short, long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(
+        short,
+        long,
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set
+    )]
     interactive: bool,
     /// Run as specified username or uid.
     #[arg(short, long)]
@@ -199,6 +207,33 @@ pub fn run(compose: &ComposeArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> RunArgs {
+        let cli = crate::cli::Cli::try_parse_from([&["berth", "compose", "run"], args].concat()).unwrap();
+        let crate::cli::Command::Compose(compose) = cli.command else { unreachable!() };
+        match compose.command {
+            super::super::ComposeCommand::Run(run) => run,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_as_compose_takes_them() {
+        let run = parse(&["-i", "web", "ls", "-l"]);
+        assert!(run.interactive);
+        assert_eq!((run.service.as_str(), run.command.as_slice()), ("web", ["ls".to_string(), "-l".into()].as_slice()));
+        assert!(!parse(&["--interactive=false", "web"]).interactive);
+        assert!(parse(&["web"]).interactive, "on by default");
+        let run = parse(&["--rm", "-T", "-e", "A=1", "-p", "8080:80", "-v", "./x:/x", "-l", "k=v", "web"]);
+        assert!(run.rm && run.no_tty);
+        assert_eq!(run.publish.len(), 1);
+        let options = run.options(Path::new("/p")).unwrap();
+        assert_eq!(options.env, [("A".to_string(), "1".to_string())]);
+        assert_eq!(options.labels["k"], "v");
+        assert!(!options.tty, "-T: no terminal");
+        assert!(parse(&["-l", "novalue", "web"]).options(Path::new("/p")).is_err());
+    }
 
     #[test]
     fn relative_bind_mounts_are_the_project_directorys() {
