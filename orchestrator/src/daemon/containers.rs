@@ -40,7 +40,7 @@ pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
 
 /// An engine error as an answer: the status says whose fault it is, and
 /// `exit_code` is the one Docker's CLI exits with.
-struct EngineFailure(EngineError);
+pub(super) struct EngineFailure(pub(super) EngineError);
 
 impl IntoResponse for EngineFailure {
     fn into_response(self) -> Response {
@@ -53,7 +53,11 @@ impl IntoResponse for EngineFailure {
                     }
                     ContainerError::NotRunning(_)
                     | ContainerError::AlreadyRunning(_)
-                    | ContainerError::RemoveRunning(_) => StatusCode::CONFLICT,
+                    | ContainerError::RemoveRunning(_)
+                    | ContainerError::AlreadyPaused(_)
+                    | ContainerError::NotPaused(_)
+                    | ContainerError::ExecPaused(_)
+                    | ContainerError::Restarting(_) => StatusCode::CONFLICT,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 (status, error.exit_code())
@@ -66,7 +70,7 @@ impl IntoResponse for EngineFailure {
 }
 
 /// Runs blocking engine work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, Response> {
     match tokio::task::spawn_blocking(work).await {

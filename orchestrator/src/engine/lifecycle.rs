@@ -61,6 +61,17 @@ impl Engine {
         Ok(self.own_containers()?.kill(reference, signal)?)
     }
 
+    /// Freezes the container's processes (its names and ports stay: it still runs).
+    pub fn pause(&self, reference: &str) -> Result<(), EngineError> {
+        self.own_containers()?.pause(reference)?;
+        Ok(())
+    }
+
+    pub fn unpause(&self, reference: &str) -> Result<(), EngineError> {
+        self.own_containers()?.unpause(reference)?;
+        Ok(())
+    }
+
     /// The container's process ended (by `stop`, a signal, or on its own): its
     /// names stop resolving and its ports are freed; its address is kept.
     pub fn stopped(&self, id: &ContainerId) -> Result<(), EngineError> {

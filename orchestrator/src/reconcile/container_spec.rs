@@ -25,6 +25,8 @@ pub mod labels {
     pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
     pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
     pub const ONEOFF: &str = "com.docker.compose.oneoff";
+    /// A one-off container's random ID (its name ends in the first 12 digits).
+    pub const SLUG: &str = "com.docker.compose.slug";
     pub const IMAGE: &str = "com.docker.compose.image";
     pub const VERSION: &str = "com.docker.compose.version";
 }

@@ -190,6 +190,8 @@ pub struct ContainerCgroup {
     cpu: Option<PathBuf>,
     pids: Option<PathBuf>,
     blkio: Option<PathBuf>,
+    /// v2: the one directory (`cgroup.freeze`); v1: the freezer controller's (`freezer.state`).
+    freezer: Option<PathBuf>,
     /// Every directory the container's cgroup has (for leak checks).
     all: Vec<PathBuf>,
 }
@@ -232,6 +234,7 @@ impl Cgroups {
                     cpu: Some(dir.clone()),
                     pids: Some(dir.clone()),
                     blkio: Some(dir.clone()),
+                    freezer: Some(dir.clone()),
                     all: vec![dir],
                 }
             }
@@ -252,6 +255,7 @@ impl Cgroups {
                     cpu: at("cpuacct"),
                     pids: at("pids"),
                     blkio: at("blkio"),
+                    freezer: at("freezer"),
                     all,
                 }
             }
@@ -260,6 +264,15 @@ impl Cgroups {
 }
 
 impl ContainerCgroup {
+    pub fn setup(&self) -> CgroupSetup {
+        self.setup
+    }
+
+    /// Where the freezer's files are (none on a v1 host without the freezer controller).
+    pub fn freezer_dir(&self) -> Option<&Path> {
+        self.freezer.as_deref()
+    }
+
     /// The directories that exist now.
     pub fn existing_dirs(&self) -> Vec<PathBuf> {
         self.all.iter().filter(|dir| dir.exists()).cloned().collect()

@@ -31,7 +31,7 @@ use super::protocol::socket;
 use super::rootfs;
 use super::seccomp::bpf::CompiledFilter;
 use super::signal::exit_code_for;
-use super::state::State;
+use super::state::{State, Status};
 use crate::store::Root;
 
 /// The hidden subcommand: `berth internal exec ROOT RUN ID OPTIONS-JSON`.
@@ -62,8 +62,10 @@ impl Containers {
     /// exit code is the process's (126 if it could not be started).
     pub fn exec_command(&self, reference: &str, options: &ExecOptions) -> Result<Command, ContainerError> {
         let record = self.lookup(reference)?;
-        if !self.state(&record)?.is_running() {
-            return Err(ContainerError::NotRunning(record.name));
+        match self.state(&record)?.status {
+            Status::Paused => return Err(ContainerError::ExecPaused(reference.to_string())),
+            status if !status.is_active() => return Err(ContainerError::NotRunning(record.name)),
+            _ => {}
         }
         if options.cmd.is_empty() {
             return Err(super::options::OptionError::new("exec", "", "no command specified").into());
@@ -152,6 +154,9 @@ fn process(dir: &ContainerDir, state: &State, spec: &Spec, options: &ExecOptions
 fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32, ContainerError> {
     let dir = ContainerDir::new(root, id);
     let state = State::load(&dir).map_err(|e| ContainerError::io("cannot read", dir.state_json(), e))?;
+    if state.status == Status::Paused {
+        return Err(ContainerError::ExecPaused(id.to_string()));
+    }
     if !state.is_running() || state.pid <= 0 {
         return Err(ContainerError::NotRunning(id.to_string()));
     }

@@ -189,8 +189,9 @@ pub fn describe(root: &Root, record: &ContainerRecord, state: &State) -> Inspect
         args: command.iter().skip(1).cloned().collect(),
         state: InspectState {
             status: state.status.as_str(),
-            running: state.status == Status::Running,
-            paused: false,
+            // Docker's paused container is running, and paused.
+            running: matches!(state.status, Status::Running | Status::Paused),
+            paused: state.status == Status::Paused,
             restarting: state.status == Status::Restarting,
             oom_killed: state.oom_killed,
             dead: state.status == Status::Dead,

@@ -71,6 +71,12 @@ impl ContainerDir {
         self.dir.join("state.json")
     }
 
+    /// Written by `pause` (the PID of the run it froze), removed by `unpause`:
+    /// the paused state outlives the daemon, as the frozen cgroup does.
+    pub fn paused(&self) -> PathBuf {
+        self.dir.join("paused")
+    }
+
     /// Held locked by the monitor for as long as it runs.
     pub fn monitor_lock(&self) -> PathBuf {
         self.dir.join("monitor.lock")

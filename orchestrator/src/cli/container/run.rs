@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// Starts the container attached (through the daemon, which relays its
 /// monitor's stream) and relays until it exits; the exit code is the container's.
-pub(super) fn session(id: &str, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode {
+pub(crate) fn session(id: &str, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode {
     let raw = if tty && streams.stdin { RawMode::enter() } else { Ok(None) };
     let signals = Signals::block(proxy);
     let path = attach_path(id, streams.stdin);
