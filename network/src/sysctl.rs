@@ -29,3 +29,45 @@ pub(crate) fn enable_ip_forward() -> Result<(), SysctlError> {
 pub(crate) fn enable_route_localnet(bridge: &str) -> Result<(), SysctlError> {
     set(PathBuf::from(format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet")), "1")
 }
+
+/// IPv6 routing between the bridges and the uplink (for NAT66 and published
+/// ports). Like Docker, berth turns it on for every interface: the kernel then
+/// ignores router advertisements on interfaces whose accept_ra is 1, so it
+/// says which ones rely on them.
+pub(crate) fn enable_ipv6_forward() -> Result<(), SysctlError> {
+    let path = PathBuf::from("/proc/sys/net/ipv6/conf/all/forwarding");
+    if std::fs::read_to_string(&path).is_ok_and(|current| current.trim() == "1") {
+        return Ok(());
+    }
+    let listening: Vec<String> = std::fs::read_dir("/proc/sys/net/ipv6/conf")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| std::fs::read_to_string(entry.path().join("accept_ra")).is_ok_and(|v| v.trim() == "1"))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !["all", "default", "lo"].contains(&name.as_str()))
+        .collect();
+    set(path, "1")?;
+    if !listening.is_empty() {
+        tracing::warn!(
+            interfaces = ?listening,
+            "IPv6 forwarding is now on: these interfaces stop accepting router advertisements \
+             (set net.ipv6.conf.<interface>.accept_ra=2 where the host needs them)"
+        );
+    }
+    Ok(())
+}
+
+/// IPv6 on `interface` of the namespace the calling thread is in: on (and
+/// without duplicate address detection, so that its link-local address is
+/// usable at once) for a network with IPv6; off for one without, so that the
+/// interface carries no IPv6 at all (no link-local address, no solicitations).
+pub(crate) fn set_ipv6(interface: &str, on: bool) -> Result<(), SysctlError> {
+    let conf = PathBuf::from(format!("/proc/sys/net/ipv6/conf/{interface}"));
+    if on {
+        set(conf.join("accept_dad"), "0")?;
+        set(conf.join("disable_ipv6"), "0")
+    } else {
+        set(conf.join("disable_ipv6"), "1")
+    }
+}
