@@ -306,7 +306,7 @@ pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool, one_offs: bool) -> 
                     .network()
                     .ports(c.record.id.as_str())?
                     .iter()
-                    .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+                    .map(|p| format!("{}->{}/{}", p.host(), p.container_port, p.protocol))
                     .collect()
             } else {
                 Vec::new()

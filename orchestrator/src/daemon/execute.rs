@@ -261,10 +261,20 @@ fn network_spec(project: &Project, name: &str) -> NetworkSpec {
         spec.labels = network.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         spec.labels.insert("com.docker.compose.project".into(), project.name.clone());
         spec.labels.insert("com.docker.compose.network".into(), key.clone());
-        if let Some(pool) = network.ipam.as_ref().and_then(|i| i.config.first()) {
-            spec.subnet = pool.subnet.as_deref().and_then(|s| s.parse().ok());
-            spec.gateway = pool.gateway.as_deref().and_then(|g| g.parse().ok());
-            spec.ip_range = pool.ip_range.as_deref().and_then(|r| r.parse().ok());
+        spec.ipv6 = network.enable_ipv6.unwrap_or(false);
+        // One pool per family: an IPv6 subnet is the network's IPv6 side.
+        for pool in network.ipam.iter().flat_map(|i| &i.config) {
+            let ipv6 = pool.subnet.as_deref().is_some_and(|s| s.contains(':'));
+            fn parsed<T: std::str::FromStr>(text: &Option<String>) -> Option<T> {
+                text.as_deref().and_then(|t| t.parse().ok())
+            }
+            if ipv6 {
+                (spec.subnet6, spec.gateway6, spec.ip_range6) =
+                    (parsed(&pool.subnet), parsed(&pool.gateway), parsed(&pool.ip_range));
+            } else {
+                (spec.subnet, spec.gateway, spec.ip_range) =
+                    (parsed(&pool.subnet), parsed(&pool.gateway), parsed(&pool.ip_range));
+            }
         }
     }
     spec

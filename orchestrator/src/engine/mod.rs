@@ -9,6 +9,7 @@
 mod config;
 mod create;
 mod lifecycle;
+mod network_settings;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +21,7 @@ use berth_runtime::store::Root;
 
 pub use config::{ConfigError, network_config};
 pub use create::{NetworkChoice, RunRequest};
+pub use network_settings::network_settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

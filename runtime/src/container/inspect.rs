@@ -211,7 +211,7 @@ pub fn describe(root: &Root, record: &ContainerRecord, state: &State) -> Inspect
         driver: "overlay2",
         host_config: HostConfig {
             binds,
-            network_mode: config.network.name(),
+            network_mode: config.network_name.clone().unwrap_or_else(|| config.network.name()),
             restart_policy: config.restart,
             auto_remove: config.auto_remove,
             cap_add: config.capabilities.add.iter().cloned().map(String::from).collect(),
