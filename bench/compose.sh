@@ -37,8 +37,10 @@ cleanup() {
     for link in $(ip -o link show | awk -F': ' '{print $2}' | grep '^bbc' | cut -d@ -f1); do
         ip link delete "$link" 2>/dev/null || true
     done
-    rm -rf "$work"
+    unmount_under "$work"
+  rm -rf "$work"
 }
+. bench/lib/mounts.sh
 trap cleanup EXIT
 
 # The image: busybox-static as one layer, imported.
@@ -88,7 +90,7 @@ for i in $(seq 1 10); do
     # Each kill targets another container, so each is that container's first crash.
     pid=$("$berth" inspect "$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["Pid"])')
     events=$work/events-$i.jsonl
-    compose events --json > "$events" &
+    "$berth" compose -f "$project/compose.yaml" events --json > "$events" &
     listener=$!
     sleep 0.3
     killed=$(date +%s%N)
@@ -115,17 +117,18 @@ PY
 done
 printf '%s\n' "${latencies[@]}" | sort -n | awk '{a[NR]=$1} END {printf "restart latency (µs): min %d, median %d, max %d over %d kills\n", a[1], a[int((NR+1)/2)], a[NR], NR}'
 
-echo "== 3. memory with the stack up (RSS)"
+echo "== 3. memory with the stack up (RSS and PSS, KiB)"
+# RSS counts a page in every process that maps it (the berth binary's pages
+# in the daemon, the spawner and every monitor alike); PSS splits shared
+# pages between the processes sharing them, so PSS adds up to what the
+# processes together use.
+memory() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/smaps_rollup"; }
+sum() { local total=0 pid; for pid in $2; do total=$((total + $(memory "$pid" "$1"))); done; echo "$total"; }
 daemon=$(cat "$BERTH_RUN/berth.pid")
-rss_daemon=$(awk '/VmRSS/ {print $2}' "/proc/$daemon/status")
-rss_monitors=0
-count=0
-for pid in $(pgrep -f "internal monitor $BERTH_ROOT"); do
-    rss_monitors=$((rss_monitors + $(awk '/VmRSS/ {print $2}' "/proc/$pid/status")))
-    count=$((count + 1))
+spawner=$(pgrep -P "$daemon" -f "internal spawner" || true)
+monitors=$(pgrep -P "$spawner" || true)
+dns=$(pgrep -f "__dns-server.*$BERTH_RUN" || true)
+for kind in Rss Pss; do
+    d=$(sum "$kind" "$daemon"); s=$(sum "$kind" "$spawner"); m=$(sum "$kind" "$monitors"); n=$(sum "$kind" "$dns")
+    echo "$kind: daemon $d; spawner $s; $(echo "$monitors" | wc -w) monitors $m; DNS server $n; total $((d + s + m + n))"
 done
-dns=0
-for pid in $(pgrep -f "__dns-server.*$BERTH_RUN"); do
-    dns=$((dns + $(awk '/VmRSS/ {print $2}' "/proc/$pid/status")))
-done
-echo "daemon ${rss_daemon} KiB; ${count} monitors ${rss_monitors} KiB; DNS server ${dns} KiB; total $((rss_daemon + rss_monitors + dns)) KiB"

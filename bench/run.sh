@@ -35,8 +35,10 @@ cleanup() {
     ip link delete "$link" 2>/dev/null || true
   done
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
+  unmount_under "$work"
   rm -rf "$work"
 }
+. bench/lib/mounts.sh
 trap cleanup EXIT
 
 . bench/lib/registry.sh
@@ -97,10 +99,10 @@ hyperfine --warmup 5 --runs "$runs" -N --export-markdown "$work/run.md" \
   -n "crun run (same rootfs, bundle ready)" "crun run --bundle $bundle berth-bench-$$"
 cat "$work/run.md"
 
-# One idle container: its monitor's memory.
+# One idle container: its monitor's memory (it drops its startup pages once the container has run 1 s).
 id=$("$berth" run -d busybox sleep 1000)
 pid=$("$berth" inspect -f '{{.State.Pid}}' "$id")
 monitor=$(ps -o ppid= -p "$pid" | tr -d ' ')
-sleep 1
-echo "idle monitor (pid $monitor): $(grep -E '^(VmRSS|RssAnon|RssFile|RssShmem)' "/proc/$monitor/status" | tr -s ' \t' ' ' | paste -sd';')"
+sleep 2
+echo "idle monitor (pid $monitor): $(grep -E '^(VmRSS|RssAnon|RssFile|RssShmem)' "/proc/$monitor/status" | tr -s ' \t' ' ' | paste -sd';'); $(grep -E '^(Pss|Private_Clean|Private_Dirty):' "/proc/$monitor/smaps_rollup" | tr -s ' \t' ' ' | paste -sd';')"
 "$berth" rm -f "$id" >/dev/null

@@ -68,6 +68,10 @@ pub struct Daemon {
     /// Every event, for `compose events` (subscribers that fall behind lose the oldest).
     pub events: broadcast::Sender<events::Event>,
     handles: SyncMutex<HashMap<String, ProjectHandle>>,
+    /// Held (shared) while an exited container is being settled (its network
+    /// freed); shutdown takes it exclusively, so that it does not leave a
+    /// `--rm` container's namespace behind.
+    pub settling: tokio::sync::RwLock<()>,
 }
 
 impl Daemon {
@@ -177,6 +181,7 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
         events: broadcast::channel(1024).0,
         root: root.clone(),
         handles: SyncMutex::default(),
+        settling: tokio::sync::RwLock::new(()),
     });
     adopt(&daemon).await?;
     // For service managers and tests: which process to signal.
@@ -184,7 +189,7 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
     berth_runtime::store::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes())
         .map_err(|source| DaemonError::Listen { path: pid_file.display().to_string(), source })?;
     tracing::info!(socket = %socket_path(&root).display(), pid = std::process::id(), "berth daemon listening");
-    let app = routes::router(daemon);
+    let app = routes::router(daemon.clone());
     // In-flight requests may finish, but streams that never end on their own
     // (`logs -f`, `events`) must not keep the daemon from stopping.
     let (stopping, stopped) = tokio::sync::oneshot::channel();
@@ -192,15 +197,21 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
         shutdown_signal().await;
         let _ = stopping.send(());
     });
+    let grace = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(grace);
     tokio::select! {
         served = server.into_future() => served.map_err(DaemonError::Serve)?,
-        () = async {
-            if stopped.await.is_ok() {
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => tracing::warn!("connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs()),
+        () = &mut grace => tracing::warn!("connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs()),
+    }
+    tokio::select! {
+        _settled = daemon.settling.write() => {}
+        () = &mut grace => tracing::warn!("containers still being settled {} s after the signal", SHUTDOWN_GRACE.as_secs()),
     }
     let _ = std::fs::remove_file(socket_path(&root));
     let _ = std::fs::remove_file(&pid_file);

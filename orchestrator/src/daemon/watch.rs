@@ -25,6 +25,7 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
             }
         }
         // The monitor records the exit after the process ends; `wait` returns once it has.
+        let settling = daemon.settling.read().await;
         let engine = daemon.engine.clone();
         let reference = id.clone();
         let recorded = tokio::task::spawn_blocking(move || {
@@ -53,6 +54,7 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
             Ok::<_, crate::engine::EngineError>(Settled::Exited(Box::new(record), status.exit_code))
         })
         .await;
+        drop(settling);
         if let Ok(Ok(Settled::Restarting { monitor })) = recorded {
             watch(&daemon, id, monitor, project);
             return;
