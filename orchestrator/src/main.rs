@@ -5,7 +5,7 @@ use clap::Parser;
 use berth::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    // The monitor spawner, a monitor or an exec helper: berth re-executed, single-threaded,
+    // An exec helper: berth re-executed, single-threaded,
     // before anything else starts (no async runtime may exist when it forks).
     let mut args = std::env::args_os();
     if args.nth(1).is_some_and(|a| a == "internal") {
@@ -22,15 +22,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// `berth internal spawner|monitor|exec ...` (hidden; started by berth itself).
+/// `berth internal exec ...` (hidden; started by berth itself).
 fn internal(args: &[std::ffi::OsString]) -> ExitCode {
-    use berth_runtime::container::{exec, monitor, spawner};
+    use berth_runtime::container::exec;
     if std::env::var_os("BERTH_LOG").is_some() {
         cli::init_logging(0, true);
     }
     match args.first().and_then(|a| a.to_str()) {
-        Some(spawner::SUBCOMMAND) => spawner::main(&args[1..]),
-        Some(monitor::SUBCOMMAND) => monitor::main(&args[1..]),
         Some(exec::SUBCOMMAND) => exec::main(&args[1..]),
         _ => {
             eprintln!("berth internal: unknown helper");

@@ -4,4 +4,5 @@
 
 pub mod container;
 pub mod image;
+pub mod memory;
 pub mod store;

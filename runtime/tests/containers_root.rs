@@ -27,9 +27,6 @@ fn main() -> ExitCode {
             Some(berth_runtime::container::spawner::SUBCOMMAND) => {
                 return berth_runtime::container::spawner::main(&args[3..]);
             }
-            Some(berth_runtime::container::monitor::SUBCOMMAND) => {
-                return berth_runtime::container::monitor::main(&args[3..]);
-            }
             Some(berth_runtime::container::exec::SUBCOMMAND) => {
                 return berth_runtime::container::exec::main(&args[3..]);
             }

@@ -96,7 +96,8 @@ impl TestRoot {
                 .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
                 .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
                 // The daemon's monitor spawner lives as long as the daemon; monitors show their container's short ID.
-                .filter(|cmdline| cmdline.contains(" internal ") && !cmdline.contains(" internal spawner "))
+                .filter(|cmdline| cmdline.contains(" internal ") || cmdline.contains("berth-monitor "))
+                .filter(|cmdline| !cmdline.contains(" spawner "))
                 .filter(|cmdline| {
                     cmdline.contains(&root)
                         || ids.iter().any(|id| cmdline.contains(&format!(" monitor {}", id.get(..12).unwrap_or(id))))

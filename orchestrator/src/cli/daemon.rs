@@ -15,8 +15,11 @@ pub fn run(_args: DaemonArgs) -> anyhow::Result<ExitCode> {
     // Leave the session of whoever started us, so their terminal's signals do
     // not reach the daemon (it fails harmlessly when we already lead one).
     let _ = nix::unistd::setsid();
+    crate::daemon::limit_malloc_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Blocking work comes in bursts (a stack's creates); idle threads go soon.
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

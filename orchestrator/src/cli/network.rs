@@ -146,6 +146,16 @@ pub struct DnsServerArgs {
 }
 
 pub fn dns_server(args: DnsServerArgs) -> anyhow::Result<ExitCode> {
+    // Answering queries touches few pages; starting up and loading the
+    // tables touched many (berth_runtime::memory): give them back, and again
+    // now and then.
+    let _ = std::thread::Builder::new().name("release-pages".into()).stack_size(64 * 1024).spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        loop {
+            berth_runtime::memory::release_file_pages();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    });
     berth_network::dns::serve_main(&args.args)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -21,8 +21,11 @@ use crate::reconcile::plan::Action;
 use crate::reconcile::planner::{BACKOFF_RESET_MS, Mode, plan};
 use crate::reconcile::selection::keep_only;
 
-/// With nothing happening, look again this often (drift: a container removed behind berth's back).
-const IDLE_CHECK: Duration = Duration::from_secs(2);
+/// With nothing happening, look again this often. Changes the daemon hears of
+/// wake the loop at once (a container's process ended, its removal, a restart
+/// due); this catches what it cannot hear of, say a stopped container's files
+/// or record lost.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
 
 /// Runs until the project is gone from the store or the wake channel closes.
 pub async fn run(daemon: Arc<Daemon>, name: String, mut wake: mpsc::UnboundedReceiver<()>, daemon_start: bool) {
@@ -30,6 +33,7 @@ pub async fn run(daemon: Arc<Daemon>, name: String, mut wake: mpsc::UnboundedRec
     // Restarts by policy per container, for the backoff.
     let mut restarts: HashMap<String, u32> = HashMap::new();
     loop {
+        daemon.activity.touch();
         let wake_at = match pass(&daemon, &name, first, &mut restarts).await {
             Ok(Some(wake_at)) => wake_at,
             Ok(None) => return,

@@ -9,6 +9,7 @@ mod converge;
 mod events;
 mod execute;
 mod health;
+mod idle;
 mod logs;
 mod observe;
 mod oneoff;
@@ -31,6 +32,7 @@ use crate::api::socket_path;
 use crate::engine::{Engine, EngineError};
 pub use events::Event;
 pub use health::HealthRegistry;
+pub use idle::limit_malloc_arenas;
 pub use projects::{ProjectRecord, ProjectStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,9 @@ pub struct Daemon {
     /// freed); shutdown takes it exclusively, so that it does not leave a
     /// `--rm` container's namespace behind.
     pub settling: tokio::sync::RwLock<()>,
+    /// When the daemon last worked (requests, reconcile passes): it gives
+    /// memory back once quiet.
+    pub activity: idle::Activity,
 }
 
 impl Daemon {
@@ -182,6 +187,7 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
         root: root.clone(),
         handles: SyncMutex::default(),
         settling: tokio::sync::RwLock::new(()),
+        activity: idle::Activity::new(),
     });
     adopt(&daemon).await?;
     // For service managers and tests: which process to signal.
@@ -189,7 +195,14 @@ pub async fn run(root: Root) -> Result<(), DaemonError> {
     berth_runtime::store::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes())
         .map_err(|source| DaemonError::Listen { path: pid_file.display().to_string(), source })?;
     tracing::info!(socket = %socket_path(&root).display(), pid = std::process::id(), "berth daemon listening");
-    let app = routes::router(daemon.clone());
+    let activity = daemon.activity.clone();
+    tokio::spawn(activity.clone().release_when_quiet());
+    let app = routes::router(daemon.clone()).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            activity.touch();
+            next.run(request)
+        },
+    ));
     // In-flight requests may finish, but streams that never end on their own
     // (`logs -f`, `events`) must not keep the daemon from stopping.
     let (stopping, stopped) = tokio::sync::oneshot::channel();

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use tokio::io::unix::AsyncFd;
 
-use berth_runtime::container::{ContainerError, ContainerRecord};
+use std::time::{Duration, Instant};
+
+use berth_runtime::container::{ContainerError, ContainerRecord, Containers};
 
 use super::{Daemon, Event};
 
@@ -31,6 +33,12 @@ pub fn watch(daemon: &Arc<Daemon>, id: String, pid: i32, project: Option<String>
         let recorded = tokio::task::spawn_blocking(move || {
             let containers = engine.own_containers()?;
             let gone = |error: &ContainerError| matches!(error, ContainerError::NotFound(_));
+            // A `--rm` container's monitor removes it now (its directory first,
+            // its record last): what the store shows meanwhile is half of it.
+            if removed_by_its_monitor(&containers, &reference) {
+                engine.network().release(&reference)?;
+                return Ok(Settled::Removed);
+            }
             let settled = containers.wait(&reference).and_then(|status| {
                 let record = containers.lookup(&reference)?;
                 let state = containers.state(&record)?;
@@ -93,6 +101,24 @@ enum Settled {
         monitor: i32,
     },
     Removed,
+}
+
+/// How long a `--rm` container's monitor may take to remove it.
+const REMOVAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether the container is gone, or is a `--rm` one that its monitor
+/// removes within [`REMOVAL_TIMEOUT`] (false if that removal fails: it stays).
+fn removed_by_its_monitor(containers: &Containers, reference: &str) -> bool {
+    let deadline = Instant::now() + REMOVAL_TIMEOUT;
+    loop {
+        match containers.lookup(reference) {
+            Err(ContainerError::NotFound(_)) => return true,
+            Ok(record) if record.config.auto_remove && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => return false,
+        }
+    }
 }
 
 async fn wait_readable(fd: OwnedFd) {

@@ -55,6 +55,9 @@ impl Engine {
     pub fn open(root: &Root) -> Result<Engine, EngineError> {
         let network = NetworkManager::open(network_config(root)?)?;
         let containers = Containers::open(root)?;
+        // Now rather than at the first start: that start is not kept waiting,
+        // and the spawner is of this daemon's build (see MonitorSpawner::start).
+        containers.spawner().start()?;
         let live: HashSet<String> = containers.all()?.into_iter().map(|record| record.id.to_string()).collect();
         let recovery = network.recover(Some(&live))?;
         if !recovery.released_containers.is_empty() {
@@ -87,7 +90,8 @@ impl Engine {
     /// that take time (start, stop, wait, logs) and must not hold the shared one:
     /// containers of a stack start and stop in parallel.
     pub fn own_containers(&self) -> Result<Containers, EngineError> {
-        Ok(Containers::open_sharing(&self.root, Arc::clone(&self.spawner))?)
+        let helper = self.containers().helper().clone();
+        Ok(Containers::open_sharing(&self.root, helper, Arc::clone(&self.spawner))?)
     }
 
     /// A container is about to be started (see [`MigrationPrimer`]).

@@ -12,7 +12,11 @@ use super::spawner::MonitorSpawner;
 use super::state::State;
 use crate::store::{Db, Root};
 
-/// How to start `berth internal <subcommand> ...`: the berth binary, normally.
+/// The binary of the monitor spawner, installed next to `berth`.
+pub const MONITOR_BINARY: &str = "berth-monitor";
+
+/// How to start a helper: `berth internal <subcommand> ...` (the berth
+/// binary, for `exec`), or `berth-monitor <subcommand> ...` (the spawner).
 #[derive(Debug, Clone)]
 pub struct HelperCommand {
     pub program: PathBuf,
@@ -36,6 +40,14 @@ impl HelperCommand {
         })
     }
 
+    /// `berth-monitor`, next to this binary: the monitor spawner (see
+    /// [`MonitorSpawner`]; the daemon starts it as `berth-monitor spawner`).
+    pub fn monitor_binary() -> Result<HelperCommand, ContainerError> {
+        let berth = std::env::current_exe()
+            .map_err(|e| ContainerError::Internal(format!("cannot find the berth binary: {e}")))?;
+        Ok(HelperCommand { program: berth.with_file_name(MONITOR_BINARY), args: Vec::new(), arg0: None })
+    }
+
     pub(crate) fn command(&self, subcommand: &str) -> std::process::Command {
         let mut command = std::process::Command::new(&self.program);
         if let Some(arg0) = &self.arg0 {
@@ -53,28 +65,38 @@ impl HelperCommand {
 pub struct Containers {
     pub(crate) root: Root,
     pub(crate) db: Db,
+    /// Runs `exec`.
+    helper: HelperCommand,
     pub(crate) spawner: Arc<MonitorSpawner>,
 }
 
 impl Containers {
-    /// Opens the containers of `root`, running helpers with this binary.
+    /// Opens the containers of `root`: `exec` runs this binary, monitors
+    /// come from `berth-monitor` beside it.
     pub fn open(root: &Root) -> Result<Containers, ContainerError> {
-        Containers::open_with(root, HelperCommand::current_exe()?)
+        let spawner = MonitorSpawner::new(HelperCommand::monitor_binary()?, root.clone());
+        Containers::open_sharing(root, HelperCommand::current_exe()?, Arc::new(spawner))
     }
 
-    /// Opens the containers of `root`, running helpers with `helper`.
+    /// Opens the containers of `root`, running every helper with `helper`
+    /// (a test binary that is its own spawner and exec helper).
     pub fn open_with(root: &Root, helper: HelperCommand) -> Result<Containers, ContainerError> {
-        Containers::open_sharing(root, Arc::new(MonitorSpawner::new(helper, root.clone())))
+        let spawner = MonitorSpawner::new(helper.clone(), root.clone());
+        Containers::open_sharing(root, helper, Arc::new(spawner))
     }
 
     /// Opens the containers of `root` with a spawner another value uses too
     /// (the daemon opens a value per long operation; all share one spawner).
-    pub fn open_sharing(root: &Root, spawner: Arc<MonitorSpawner>) -> Result<Containers, ContainerError> {
+    pub fn open_sharing(
+        root: &Root,
+        helper: HelperCommand,
+        spawner: Arc<MonitorSpawner>,
+    ) -> Result<Containers, ContainerError> {
         for dir in [root.containers(), root.volumes()] {
             std::fs::create_dir_all(&dir).map_err(|e| ContainerError::io("cannot create", dir, e))?;
         }
         let db = Db::open(&root.db(), &[MIGRATION])?;
-        Ok(Containers { root: root.clone(), db, spawner })
+        Ok(Containers { root: root.clone(), db, helper, spawner })
     }
 
     /// The spawner of this value's monitors, to share with [`Containers::open_sharing`].
@@ -82,8 +104,9 @@ impl Containers {
         Arc::clone(&self.spawner)
     }
 
-    pub(crate) fn helper(&self) -> &HelperCommand {
-        self.spawner.helper()
+    /// How `exec` is run.
+    pub fn helper(&self) -> &HelperCommand {
+        &self.helper
     }
 
     pub fn root(&self) -> &Root {

@@ -22,6 +22,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, ExitCode, Stdio};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -44,6 +45,10 @@ use crate::store::Root;
 /// The hidden subcommand: `berth internal spawner`.
 pub const SUBCOMMAND: &str = "spawner";
 
+/// Quiet this long after starting or forking, the spawner drops the pages
+/// that work touched ([`crate::memory`]).
+const IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// A request or reply never comes near this; bigger messages are refused.
 const MAX_MESSAGE: usize = 16 * 1024;
 /// stdin, stdout and stderr of the monitor.
@@ -57,9 +62,23 @@ struct SpawnRequest {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum SpawnReply {
-    Spawned { pid: i32 },
-    Failed { message: String },
+    /// The spawner's first message: who it is (it is a binary of its own,
+    /// which an upgrade may have replaced under a running daemon).
+    Hello {
+        version: String,
+    },
+    Spawned {
+        pid: i32,
+    },
+    Failed {
+        message: String,
+    },
 }
+
+/// The version both sides of the socket must be.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// How long a new spawner may take to say who it is.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The monitor's standard streams, passed to it as they are.
 #[derive(Debug)]
@@ -104,11 +123,6 @@ impl MonitorSpawner {
         MonitorSpawner { helper, root, connection: Mutex::new(None) }
     }
 
-    /// The binary (and arguments) helpers run as.
-    pub fn helper(&self) -> &HelperCommand {
-        &self.helper
-    }
-
     /// Forks a monitor with `args` (those of `internal monitor`) and `stdio`; its PID.
     pub fn spawn(&self, args: &[String], stdio: MonitorStdio) -> Result<i32, ContainerError> {
         let message = serde_json::to_vec(&SpawnRequest { args: args.to_vec() }).map_err(internal)?;
@@ -123,6 +137,7 @@ impl MonitorSpawner {
             match exchange(socket, &message, &fds) {
                 Ok(SpawnReply::Spawned { pid }) => return Ok(pid),
                 Ok(SpawnReply::Failed { message }) => return Err(internal(message)),
+                Ok(SpawnReply::Hello { .. }) => return Err(internal("a second hello")),
                 Err(error) if attempt == 0 => {
                     tracing::warn!(%error, "the monitor spawner is gone; starting another");
                     *connection = None;
@@ -146,7 +161,31 @@ impl MonitorSpawner {
             command.env("BERTH_LOG", level);
         }
         let process = command.spawn().map_err(|e| internal(format!("{}: {e}", self.helper.program.display())))?;
-        Ok(Connection { socket: Some(ours), process })
+        let connection = Connection { socket: Some(ours), process };
+        let socket = connection.socket.as_ref().expect("just made");
+        rustix::net::sockopt::set_socket_timeout(socket, rustix::net::sockopt::Timeout::Recv, Some(HELLO_TIMEOUT))
+            .map_err(internal)?;
+        let hello = receive(socket);
+        rustix::net::sockopt::set_socket_timeout(socket, rustix::net::sockopt::Timeout::Recv, None)
+            .map_err(internal)?;
+        match hello {
+            Ok(SpawnReply::Hello { version }) if version == VERSION => Ok(connection),
+            Ok(SpawnReply::Hello { version }) => Err(internal(format!(
+                "{} is version {version}, this berth {VERSION}: install both from one build and restart the daemon",
+                self.helper.program.display()
+            ))),
+            Ok(other) => Err(internal(format!("{} said {other:?} first", self.helper.program.display()))),
+            Err(e) => Err(internal(format!("{} did not answer: {e}", self.helper.program.display()))),
+        }
+    }
+
+    /// Starts the spawner now rather than at the first container start.
+    pub fn start(&self) -> Result<(), ContainerError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if connection.is_none() {
+            *connection = Some(self.start_spawner()?);
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +195,11 @@ fn exchange(socket: &OwnedFd, message: &[u8], fds: &[BorrowedFd<'_>]) -> io::Res
     let mut control = SendAncillaryBuffer::new(&mut space);
     control.push(SendAncillaryMessage::ScmRights(fds));
     rustix::net::sendmsg(socket, &[IoSlice::new(message)], &mut control, SendFlags::NOSIGNAL)?;
+    receive(socket)
+}
+
+/// Reads one message of the spawner.
+fn receive(socket: &OwnedFd) -> io::Result<SpawnReply> {
     let mut buffer = vec![0u8; MAX_MESSAGE];
     let mut no_control = RecvAncillaryBuffer::default();
     let received =
@@ -190,13 +234,23 @@ fn serve() -> io::Result<()> {
     mask.add(Signal::SIGCHLD);
     mask.thread_block().map_err(io::Error::from)?;
     let children = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+    let hello = serde_json::to_vec(&SpawnReply::Hello { version: VERSION.into() }).map_err(io::Error::other)?;
+    rustix::net::send(&socket, &hello, SendFlags::NOSIGNAL)?;
     let mut buffer = vec![0u8; MAX_MESSAGE];
+    let mut worked = true;
     loop {
         let mut fds =
             [PollFd::new(socket.as_fd(), PollFlags::POLLIN), PollFd::new(children.as_fd(), PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+        let timeout =
+            if worked { PollTimeout::try_from(IDLE_AFTER).unwrap_or(PollTimeout::MAX) } else { PollTimeout::NONE };
+        match nix::poll::poll(&mut fds, timeout) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
+            Ok(0) => {
+                crate::memory::release_file_pages();
+                worked = false;
+                continue;
+            }
             Ok(_) => {}
         }
         let (request_ready, child_exited) = (fds[0].any().unwrap_or(false), fds[1].any().unwrap_or(false));
@@ -206,6 +260,7 @@ fn serve() -> io::Result<()> {
         if !request_ready {
             continue;
         }
+        worked = true;
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(STDIO))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let received =
@@ -271,9 +326,9 @@ fn become_monitor(args: &[String], stdio: Vec<OwnedFd>, spawners: &[RawFd]) -> i
         return 1;
     }
     // `ps` shows a monitor as one, with its container's short ID.
-    let arg0 = std::env::args().next().unwrap_or_else(|| "berth".into());
+    let arg0 = std::env::args().next().unwrap_or_else(|| "berth-monitor".into());
     let id = args.get(2).map_or("", |id| id.get(..12).unwrap_or(id));
-    proctitle::set("berth-monitor", &[&arg0, "internal", monitor::SUBCOMMAND, id]);
+    proctitle::set("berth-monitor", &[&arg0, monitor::SUBCOMMAND, id]);
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
     match monitor::main(&args) {
         code if code == ExitCode::SUCCESS => 0,

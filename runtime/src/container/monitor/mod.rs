@@ -8,7 +8,6 @@
 
 mod clients;
 mod launch;
-mod memory;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -53,7 +52,7 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const BACKOFF_RESET: Duration = Duration::from_secs(10);
 /// A container still running this long after its start leaves an idle
-/// monitor, which then drops the pages startup touched (`memory`). A shorter
+/// monitor, which then drops the pages startup touched ([`crate::memory`]). A shorter
 /// run never pays for that.
 const IDLE_AFTER: Duration = Duration::from_secs(1);
 
@@ -383,7 +382,7 @@ impl Monitor {
             }
             if progress.idle_deadline.is_some_and(|deadline| now >= deadline) {
                 progress.idle_deadline = None;
-                memory::release_startup_pages();
+                crate::memory::release_file_pages();
             }
             if progress.stop_deadline.is_some_and(|deadline| now >= deadline) {
                 progress.stop_deadline = None;
