@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The network every container joins when it names none, like Docker's `bridge`.
 /// It has no embedded DNS (containers on it find each other only through `--link`,
@@ -12,7 +12,7 @@ use serde::Serialize;
 pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// What `berth network create` asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {
     pub name: String,
     /// `--subnet`; taken from the pool when absent.
@@ -46,7 +46,7 @@ impl NetworkSpec {
 }
 
 /// A network as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     pub id: String,
     pub name: String,
@@ -64,7 +64,7 @@ pub struct Network {
 }
 
 /// `network inspect`: the network and who is on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkDetails {
     #[serde(flatten)]
     pub network: Network,
@@ -97,7 +97,7 @@ pub struct ConnectOptions {
 }
 
 /// A container's place on one network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub container_id: String,
     pub network_id: String,

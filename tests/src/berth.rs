@@ -103,23 +103,12 @@ impl TestRoot {
 
     /// The daemon's PID, when one runs for this root.
     pub fn daemon_pid(&self) -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(self.run_dir().join("berth.pid")).ok()?.trim().parse().ok()?;
-        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+        daemon_pid(&self.run_dir())
     }
 
     /// Stops the daemon by PID: SIGTERM, then SIGKILL after 5 s.
     pub fn stop_daemon(&self) {
-        if let Some(pid) = self.daemon_pid() {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() {
-                if Instant::now() > deadline {
-                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        stop_daemon(&self.run_dir());
     }
 
     pub fn root(&self) -> PathBuf {
@@ -159,6 +148,27 @@ impl TestRoot {
     /// Runs `berth ARGS` and returns its stdout, failing the test with stderr if it fails.
     pub fn ok(&self, args: &[&str]) -> String {
         succeeded(args, self.berth(args))
+    }
+}
+
+/// The PID of the daemon of the run directory `run`, when one runs.
+pub fn daemon_pid(run: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(run.join("berth.pid")).ok()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Stops the daemon of the run directory `run` by PID: SIGTERM, then SIGKILL after 5 s.
+pub fn stop_daemon(run: &Path) {
+    if let Some(pid) = daemon_pid(run) {
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            if Instant::now() > deadline {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -169,6 +169,8 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
+        // The CLI's commands started a daemon for this state: it goes first.
+        berth_tests::berth::stop_daemon(&self.dir.path().join("run"));
         let cleanup = self.manager.remove_everything();
         drop(self.uplink.take());
         let pool = self.manager.config().pool;

@@ -1,24 +1,19 @@
 //! `berth network create|ls|inspect|rm|prune|connect|disconnect`, and the
 //! hidden `__dns-server` the network manager starts the embedded DNS with.
-//! Parsing and printing only; the work is in `berth_network`.
+//! Parsing and printing only; the daemon does the work (in `berth_network`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_network::{
-    ConnectOptions, ContainerLink, DnsLauncher, Network, NetworkConfig, NetworkDetails, NetworkManager, NetworkSpec,
-    Upstreams,
-};
-use berth_runtime::container::records as containers;
-use berth_runtime::store::{Db, Root};
+use berth_network::{ContainerLink, Network, NetworkDetails, NetworkSpec};
 use clap::{Args, Subcommand};
 
-/// The hidden subcommand that runs the DNS server process.
-pub const DNS_SERVER_COMMAND: &str = "__dns-server";
+use crate::api::networks::{ConnectRequest, DisconnectRequest, PruneRequest, RemoveRequest};
+use crate::cli::remote::with_client;
 
 /// `berth network ...`
 #[derive(Debug, Args)]
@@ -150,57 +145,19 @@ pub fn dns_server(args: DnsServerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network manager on BERTH_ROOT / BERTH_RUN, recovered once per boot.
-/// `BERTH_NETWORK_POOL` (a CIDR, cut into /24s), `BERTH_NETWORK_PREFIX` (link
-/// and nftables names) and `BERTH_DNS_UPSTREAMS` (comma-separated IP[:PORT],
-/// instead of /etc/resolv.conf) change the defaults, like Docker's
-/// default-address-pools.
-pub fn open_manager() -> anyhow::Result<NetworkManager> {
-    let root = Root::from_env();
-    let program = std::env::current_exe().context("cannot find the berth binary (for the DNS server)")?;
-    let launcher = DnsLauncher { program, args: vec![DNS_SERVER_COMMAND.into()] };
-    let mut config = NetworkConfig::new(root.root().to_path_buf(), root.run().to_path_buf(), launcher);
-    if let Ok(pool) = std::env::var("BERTH_NETWORK_POOL") {
-        config.pool = pool.parse().with_context(|| format!("BERTH_NETWORK_POOL={pool}: not an IPv4 CIDR"))?;
-    }
-    if let Ok(prefix) = std::env::var("BERTH_NETWORK_PREFIX") {
-        config.prefix = prefix;
-    }
-    if let Ok(upstreams) = std::env::var("BERTH_DNS_UPSTREAMS") {
-        config.upstreams = Upstreams::Explicit(parse_upstreams(&upstreams)?);
-    }
-    let manager = NetworkManager::open(config).context("cannot open the network state")?;
-    manager.recover_after_boot().context("cannot recover the network state")?;
-    Ok(manager)
-}
-
-fn parse_upstreams(text: &str) -> anyhow::Result<Vec<SocketAddr>> {
-    text.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            let s = s.trim();
-            s.parse::<SocketAddr>()
-                .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                .with_context(|| format!("BERTH_DNS_UPSTREAMS: {s:?} is not IP or IP:PORT"))
-        })
-        .collect()
-}
-
 pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
-    let manager = open_manager()?;
-    manager.ensure_default_bridge().context("cannot set up the default bridge network")?;
     match args.command {
-        NetworkCommand::Create(args) => create(&manager, args),
-        NetworkCommand::Ls(args) => ls(&manager, args),
-        NetworkCommand::Inspect(args) => inspect(&manager, args),
-        NetworkCommand::Rm(args) => rm(&manager, args),
-        NetworkCommand::Prune(args) => prune(&manager, args),
-        NetworkCommand::Connect(args) => connect(&manager, args),
-        NetworkCommand::Disconnect(args) => disconnect(&manager, args),
+        NetworkCommand::Create(args) => create(args),
+        NetworkCommand::Ls(args) => ls(args),
+        NetworkCommand::Inspect(args) => inspect(args),
+        NetworkCommand::Rm(args) => rm(args),
+        NetworkCommand::Prune(args) => prune(args),
+        NetworkCommand::Connect(args) => connect(args),
+        NetworkCommand::Disconnect(args) => disconnect(args),
     }
 }
 
-fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode> {
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     if args.driver != "bridge" {
         bail!("--driver {}: only the bridge driver is supported", args.driver);
     }
@@ -219,7 +176,7 @@ fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode
             _ => bail!("--opt {option}: unknown driver option (known: mtu=N)"),
         }
     }
-    let network = manager.create_network(&spec)?;
+    let network: Network = with_client(|client| async move { Ok(client.post("/networks", &spec).await?) })?;
     println!("{}", network.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -246,9 +203,10 @@ fn matches(network: &Network, filter: &str) -> anyhow::Result<bool> {
     })
 }
 
-fn ls(manager: &NetworkManager, args: LsArgs) -> anyhow::Result<ExitCode> {
+fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let networks: Vec<Network> = with_client(|client| async move { Ok(client.get("/networks").await?) })?;
     let mut shown = Vec::new();
-    for network in manager.list_networks()? {
+    for network in networks {
         let mut keep = true;
         for filter in &args.filters {
             keep &= matches(&network, filter)?;
@@ -323,37 +281,44 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
     })
 }
 
-fn inspect(manager: &NetworkManager, args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut found = Vec::new();
-    let mut failed = false;
-    for reference in &args.networks {
-        match manager.inspect_network(reference) {
-            Ok(details) => found.push(docker_json(&details)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let references = &args.networks;
+    let (found, failed) = with_client(|client| async move {
+        let mut found = Vec::new();
+        let mut failed = false;
+        for reference in references {
+            match client.get::<NetworkDetails>(&format!("/networks/{reference}")).await {
+                Ok(details) => found.push(docker_json(&details)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed = true;
+                }
             }
         }
-    }
+        Ok((found, failed))
+    })?;
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn rm(manager: &NetworkManager, args: RmArgs) -> anyhow::Result<ExitCode> {
-    let mut failed = false;
-    for reference in &args.networks {
-        match manager.remove_network(reference, args.force) {
-            Ok(()) => println!("{reference}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
+fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
+    let (references, request) = (&args.networks, RemoveRequest { force: args.force });
+    with_client(|client| async move {
+        let mut failed = false;
+        for reference in references {
+            match client.post::<_, ()>(&format!("/networks/{reference}/remove"), &request).await {
+                Ok(()) => println!("{reference}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed = true;
+                }
             }
         }
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    })
 }
 
-fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> {
+fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let mut labels = Vec::new();
     for filter in &args.filters {
         match filter.strip_prefix("label=") {
@@ -371,7 +336,9 @@ fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> 
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let removed = manager.prune_networks(&labels)?;
+    let request = PruneRequest { labels };
+    let removed: Vec<String> =
+        with_client(|client| async move { Ok(client.post("/networks/prune", &request).await?) })?;
     if !removed.is_empty() {
         println!("Deleted Networks:");
         for name in removed {
@@ -381,33 +348,21 @@ fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The container's id and name, from the runtime's records.
-fn container(reference: &str) -> anyhow::Result<(String, String)> {
-    let root = Root::from_env();
-    let db = Db::open(&root.db(), &[containers::MIGRATION]).context("cannot open the container records")?;
-    let record = containers::lookup(&db, reference)?;
-    Ok((record.id.as_str().to_string(), record.name))
-}
-
-fn connect(manager: &NetworkManager, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    let (id, name) = container(&args.container)?;
-    let netns = manager.netns_path(&id);
-    if !netns.exists() {
-        bail!("container {name} has no network namespace ({}): create it with berth first", netns.display());
-    }
+fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let mut links = Vec::new();
     for link in &args.links {
         let (target, alias) = link.split_once(':').unwrap_or((link, link));
         links.push(ContainerLink { name: target.trim_start_matches('/').to_string(), alias: alias.to_string() });
     }
-    let options =
-        ConnectOptions { ip: args.ip, container_name: name, aliases: args.aliases, links, ..Default::default() };
-    manager.connect(&id, &netns, &args.network, &options)?;
+    let path = format!("/networks/{}/connect", args.network);
+    let request = ConnectRequest { container: args.container, ip: args.ip, aliases: args.aliases, links };
+    with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn disconnect(manager: &NetworkManager, args: DisconnectArgs) -> anyhow::Result<ExitCode> {
-    let (id, _) = container(&args.container)?;
-    manager.disconnect(&id, &args.network)?;
+fn disconnect(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
+    let path = format!("/networks/{}/disconnect", args.network);
+    let request = DisconnectRequest { container: args.container };
+    with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,11 +4,10 @@
 use std::future::Future;
 
 use anyhow::Context;
-use berth_runtime::store::Root;
 
 use crate::api::client::Client;
 
-/// Runs `work` with a client of the daemon on BERTH_ROOT / BERTH_RUN.
+/// Runs `work` with a client of the daemon on `$BERTH_RUN/berth.sock`.
 pub fn with_client<T, F, Fut>(work: F) -> anyhow::Result<T>
 where
     F: FnOnce(Client) -> Fut,
@@ -17,7 +16,7 @@ where
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let client = Client::connect_or_start(&Root::from_env()).await?;
+        let client = Client::connect_or_start().await?;
         work(client).await
     })
 }

@@ -36,7 +36,7 @@ pub async fn logs(
             continue;
         }
         let (engine, lines) = (daemon.engine.clone(), lines.clone());
-        let options = LogOptions { follow: request.follow, tail: request.tail, since: None, until: None };
+        let options = LogOptions { follow: request.follow, tail: request.tail, ..LogOptions::default() };
         readers.push(tokio::task::spawn_blocking(move || {
             let containers = engine.own_containers().map_err(|e| e.to_string())?;
             let (name, service) = (container.record.name.clone(), container.observed.service.clone());

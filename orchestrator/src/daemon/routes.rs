@@ -37,7 +37,16 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
         .route("/projects/{name}/kill", post(|s, p, b| verb(s, p, b, Verb::Kill)))
         .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)));
-    Router::new().nest(PREFIX, containers::routes(v1)).with_state(daemon)
+    let areas = [
+        containers::routes,
+        super::container_info::routes,
+        super::exec::routes,
+        super::archive::routes,
+        super::images::routes,
+        super::networks::routes,
+    ];
+    let v1 = areas.into_iter().fold(v1, |router, add| add(router));
+    Router::new().nest(PREFIX, v1).with_state(daemon)
 }
 
 /// An error answer: a status and a message for the user.
@@ -62,12 +71,22 @@ async fn version(State(daemon): State<Arc<Daemon>>) -> Json<Version> {
 }
 
 /// Streams what arrives on `receiver` as JSON lines until every sender is gone.
-fn json_lines<T: serde::Serialize + Send + 'static>(receiver: mpsc::UnboundedReceiver<T>) -> Response {
-    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+pub(super) fn json_lines<T: serde::Serialize + Send + 'static>(receiver: mpsc::UnboundedReceiver<T>) -> Response {
+    json_lines_holding(receiver, ())
+}
+
+/// [`json_lines`], keeping `held` until the stream ends or the client goes away
+/// (a guard whose drop tells the producer to stop).
+pub(super) fn json_lines_holding<T, H>(receiver: mpsc::UnboundedReceiver<T>, held: H) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    H: Send + 'static,
+{
+    let lines = futures_util::stream::unfold((receiver, held), |(mut receiver, held)| async move {
         let item = receiver.recv().await?;
         let mut line = serde_json::to_vec(&item).expect("API messages serialize");
         line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(line), receiver))
+        Some((Ok::<_, std::convert::Infallible>(line), (receiver, held)))
     });
     Response::builder()
         .header("content-type", "application/x-ndjson")

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::format::render;
-use super::open;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -17,18 +17,21 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
-    let mut documents = Vec::new();
-    let mut failed = false;
-    for reference in &args.containers {
-        match containers.inspect(reference) {
-            Ok(document) => documents.push(serde_json::to_value(document)?),
-            Err(error) => {
-                eprintln!("Error: {error}");
-                failed = true;
+    let references = &args.containers;
+    let (documents, failed) = with_client(|client| async move {
+        let mut documents: Vec<serde_json::Value> = Vec::new();
+        let mut failed = false;
+        for reference in references {
+            match client.get(&format!("/containers/{reference}/json")).await {
+                Ok(document) => documents.push(document),
+                Err(error) => {
+                    eprintln!("Error: {error}");
+                    failed = true;
+                }
             }
         }
-    }
+        Ok((documents, failed))
+    })?;
     match &args.format {
         Some(template) => {
             for document in &documents {
