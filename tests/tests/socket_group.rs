@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use berth_tests::berth::{TestRoot, berth_bin};
+use berth_tests::berth::{TestRoot, berth_bin, succeeded};
 use berth_tests::images::{self, Compression};
 use berth_tests::registry::{Auth, Registry};
 
@@ -46,16 +46,7 @@ impl User {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.berth(args);
-        assert!(
-            output.status.success(),
-            "berth {} as uid {USER} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8")
+        succeeded(args, self.berth(args))
     }
 }
 

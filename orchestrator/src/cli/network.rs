@@ -13,7 +13,7 @@ use berth_network::{ContainerLink, Network, NetworkDetails, NetworkSpec};
 use clap::{Args, Subcommand};
 
 use crate::api::networks::{ConnectRequest, DisconnectRequest, PruneRequest, RemoveRequest};
-use crate::cli::remote::with_client;
+use crate::cli::remote::{get_each, with_client};
 
 /// `berth network ...`
 #[derive(Debug, Args)]
@@ -282,21 +282,9 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let references = &args.networks;
-    let (found, failed) = with_client(|client| async move {
-        let mut found = Vec::new();
-        let mut failed = false;
-        for reference in references {
-            match client.get::<NetworkDetails>(&format!("/networks/{reference}")).await {
-                Ok(details) => found.push(docker_json(&details)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed = true;
-                }
-            }
-        }
-        Ok((found, failed))
-    })?;
+    let paths = args.networks.iter().map(|reference| format!("/networks/{reference}")).collect();
+    let (networks, failed): (Vec<NetworkDetails>, bool) = get_each(paths, "error: ")?;
+    let found: Vec<serde_json::Value> = networks.iter().map(docker_json).collect();
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

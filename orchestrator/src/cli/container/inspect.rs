@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::format::render;
-use crate::cli::remote::with_client;
+use crate::cli::remote::get_each;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -17,21 +17,8 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let references = &args.containers;
-    let (documents, failed) = with_client(|client| async move {
-        let mut documents: Vec<serde_json::Value> = Vec::new();
-        let mut failed = false;
-        for reference in references {
-            match client.get(&format!("/containers/{reference}/json")).await {
-                Ok(document) => documents.push(document),
-                Err(error) => {
-                    eprintln!("Error: {error}");
-                    failed = true;
-                }
-            }
-        }
-        Ok((documents, failed))
-    })?;
+    let paths = args.containers.iter().map(|reference| format!("/containers/{reference}/json")).collect();
+    let (documents, failed): (Vec<serde_json::Value>, bool) = get_each(paths, "Error: ")?;
     match &args.format {
         Some(template) => {
             for document in &documents {

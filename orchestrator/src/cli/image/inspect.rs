@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::api::images::NameQuery;
 use crate::api::query;
-use crate::cli::remote::with_client;
+use crate::cli::remote::get_each;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -17,21 +17,8 @@ pub struct InspectArgs {
 
 /// Prints a JSON array of what was found; names not found are reported and make the exit status 1.
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let images = &args.images;
-    let (found, failed) = with_client(|client| async move {
-        let mut found: Vec<serde_json::Value> = Vec::new();
-        let mut failed = false;
-        for image in images {
-            match client.get(&format!("/images/inspect{}", query(&NameQuery { name: image.clone() }))).await {
-                Ok(value) => found.push(value),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    failed = true;
-                }
-            }
-        }
-        Ok((found, failed))
-    })?;
+    let paths = args.images.iter().map(|name| format!("/images/inspect{}", query(&NameQuery { name: name.clone() })));
+    let (found, failed): (Vec<serde_json::Value>, bool) = get_each(paths.collect(), "error: ")?;
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
