@@ -93,8 +93,9 @@ async fn rename(
     json(answer(move || engine.containers().rename(&reference, &request.name)).await)
 }
 
-/// Sets its flag when dropped: the response stream is gone, so is the reader.
-struct StopOnDrop(Arc<AtomicBool>);
+/// Sets its flag when dropped: the response stream is gone, so is the reader
+/// (a log follow that sees it ends).
+pub(super) struct StopOnDrop(pub Arc<AtomicBool>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {

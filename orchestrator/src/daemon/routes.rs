@@ -169,7 +169,9 @@ async fn logs(
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let request = LogsRequest {
+        stop: Some(stop.clone()),
         services: query
             .get("services")
             .map(|s| s.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
@@ -188,7 +190,7 @@ async fn logs(
             tracing::warn!(project = %name, %error, "logs failed");
         }
     });
-    Ok(json_lines(receiver))
+    Ok(json_lines_holding(receiver, super::container_info::StopOnDrop(stop)))
 }
 
 /// Streams the project's events as they happen, until the client goes away.
