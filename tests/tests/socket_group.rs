@@ -3,8 +3,8 @@
 //! `docker` group: the daemon, started as root, is the only one that touches
 //! the state root, which the user cannot even read. Credentials are the
 //! user's (`login` writes their ~/.docker/config.json, `pull` sends them), and
-//! the files of `cp` are read and written as the user. A user outside the
-//! group is told that the socket refused them.
+//! the files of `cp`, `save` and `load` are read and written as the user. A
+//! user outside the group is told that the socket refused them.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -111,6 +111,19 @@ fn a_member_of_the_socket_group_uses_every_command_and_others_are_refused() {
     user.ok(&["cp", "web:/tmp/in.txt", "out.txt"]);
     assert_eq!(std::fs::read_to_string(home.join("out.txt")).unwrap(), "from the user\n");
     assert_eq!(std::fs::metadata(home.join("out.txt")).unwrap().uid(), USER, "the copy is the user's");
+
+    // exec -d: answered once the process runs.
+    user.ok(&["exec", "-d", "web", "sh", "-c", "echo detached > /tmp/detached"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while user.berth(&["exec", "web", "cat", "/tmp/detached"]).stdout != b"detached\n" {
+        assert!(Instant::now() < deadline, "exec -d did not run");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // save and load: the archive is the user's file.
+    user.ok(&["save", "-o", "image.tar", &image]);
+    assert_eq!(std::fs::metadata(home.join("image.tar")).unwrap().uid(), USER);
+    let loaded = user.ok(&["load", "-i", "image.tar"]);
+    assert!(loaded.contains(&format!("Loaded image: {image}")), "{loaded}");
 
     let network = format!("{}-usernet", root.prefix());
     user.ok(&["network", "create", &network]);
