@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// Where the embedded DNS server forwards names it does not know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,10 @@ pub struct DnsLauncher {
     pub args: Vec<OsString>,
 }
 
+/// The size of the IPv6 subnets cut from the pool: a /64, as SLAAC and every
+/// IPv6 network expects.
+pub(crate) const IPV6_PREFIX_LEN: u8 = 64;
+
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
     /// The state root: the database is `<root>/berth.db`.
@@ -39,6 +43,9 @@ pub struct NetworkConfig {
     pub pool: Ipv4Net,
     /// The prefix length of those subnets.
     pub pool_prefix_len: u8,
+    /// IPv6 subnets of networks created with `--ipv6` and without an IPv6
+    /// `--subnet` are cut from here, in /64s (a unique local /48 by default).
+    pub pool6: Ipv6Net,
     pub upstreams: Upstreams,
     pub dns_server: DnsLauncher,
     /// The search domain of the embedded DNS: `web` and `web.<domain>` both resolve.
@@ -48,8 +55,9 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// Docker-like defaults: prefix `berth`, pool 10.89.0.0/16 in /24s, upstreams
-    /// from /etc/resolv.conf, domain `berth.internal`, MTU 1500.
+    /// Docker-like defaults: prefix `berth`, pool 10.89.0.0/16 in /24s, IPv6
+    /// pool fd89:6272:7468::/48 in /64s, upstreams from /etc/resolv.conf,
+    /// domain `berth.internal`, MTU 1500.
     pub fn new(root: PathBuf, run: PathBuf, dns_server: DnsLauncher) -> Self {
         NetworkConfig {
             root,
@@ -57,6 +65,8 @@ impl NetworkConfig {
             prefix: "berth".into(),
             pool: "10.89.0.0/16".parse().expect("a valid literal"),
             pool_prefix_len: 24,
+            // A unique local (fd00::/8) /48 like Docker's; its global ID spells "brth".
+            pool6: "fd89:6272:7468::/48".parse().expect("a valid literal"),
             upstreams: Upstreams::ResolvConf("/etc/resolv.conf".into()),
             dns_server,
             domain: "berth.internal".into(),
@@ -81,6 +91,9 @@ impl NetworkConfig {
                 self.pool,
                 self.pool.prefix_len()
             ));
+        }
+        if self.pool6.prefix_len() > IPV6_PREFIX_LEN {
+            return Err(format!("the IPv6 pool {} is smaller than one /{IPV6_PREFIX_LEN}", self.pool6));
         }
         if !(576..=65535).contains(&self.mtu) {
             return Err(format!("MTU {} is outside 576..65535", self.mtu));
@@ -115,5 +128,8 @@ mod tests {
         let mut c = config();
         c.pool_prefix_len = 8;
         assert!(c.validate().unwrap_err().contains("does not fit the pool"));
+        let mut c = config();
+        c.pool6 = "fd89::/96".parse().unwrap();
+        assert!(c.validate().unwrap_err().contains("smaller than one /64"));
     }
 }

@@ -1,6 +1,8 @@
 //! The crate's error: what the user asked, what failed, what to do.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::dns::{DnsControlError, DnsFileError};
 use crate::netlink::NetlinkError;
@@ -26,25 +28,31 @@ pub enum NetworkError {
     #[error("network {network} has containers attached ({containers}); disconnect them first, or remove it with force")]
     InUse { network: String, containers: String },
     #[error("no free subnet left in the pool {pool}: every /{prefix_len} overlaps a network or a route of the host")]
-    PoolExhausted { pool: ipnet::Ipv4Net, prefix_len: u8 },
+    PoolExhausted { pool: IpNet, prefix_len: u8 },
     #[error("subnet {subnet} overlaps {what}")]
-    Overlap { subnet: ipnet::Ipv4Net, what: String },
+    Overlap { subnet: IpNet, what: String },
     #[error("network {network} has no free address left")]
     NoAddress { network: String },
     #[error("address {ip} is not usable on network {network} ({subnet}): {reason}")]
-    AddressOutside { ip: Ipv4Addr, network: String, subnet: ipnet::Ipv4Net, reason: &'static str },
+    AddressOutside { ip: IpAddr, network: String, subnet: IpNet, reason: &'static str },
     #[error("address {ip} on network {network} is already used by container {container}")]
-    AddressTaken { ip: Ipv4Addr, network: String, container: String },
+    AddressTaken { ip: IpAddr, network: String, container: String },
+    #[error("network {network} has no IPv6 ({what}); create it with --ipv6")]
+    NoIpv6 { network: String, what: String },
     #[error("container {container} is already connected to network {network}")]
     AlreadyConnected { container: String, network: String },
     #[error("container {container} is not connected to network {network}")]
     NotConnected { container: String, network: String },
     #[error("port {port}/{protocol} is already in use on {host_ip} ({holder}); choose another host port")]
-    PortInUse { protocol: Protocol, host_ip: Ipv4Addr, port: u16, holder: String },
+    PortInUse { protocol: Protocol, host_ip: IpAddr, port: u16, holder: String },
     #[error("no free {protocol} port in {range} on {host_ip}; choose another range")]
-    NoFreePort { protocol: Protocol, host_ip: Ipv4Addr, range: String },
+    NoFreePort { protocol: Protocol, host_ip: IpAddr, range: String },
     #[error("container {0} is on no network that can publish ports (internal networks cannot)")]
     NothingToPublishOn(String),
+    #[error(
+        "cannot publish {mapping}: container {container} has no IPv6 address on a network that can publish ports; connect it to a network created with --ipv6"
+    )]
+    NoIpv6ToPublish { container: String, mapping: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

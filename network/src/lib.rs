@@ -35,11 +35,11 @@ pub use config::{DnsLauncher, NetworkConfig, Upstreams};
 pub use dns::{DnsControlError, DnsFileError};
 pub use error::NetworkError;
 /// Subnets in the public API are ipnet's.
-pub use ipnet::Ipv4Net;
+pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use manager::{NetworkManager, Recovery};
 pub use model::{
-    Attachment, ConnectOptions, ContainerLink, DEFAULT_NETWORK, HostsOptions, Network, NetworkDetails, NetworkSpec,
-    ResolvOptions,
+    Attachment, ConnectOptions, ContainerLink, DEFAULT_NETWORK, HostsOptions, Ipv6Subnet, Network, NetworkDetails,
+    NetworkSpec, ResolvOptions,
 };
 pub use netlink::NetlinkError;
 pub use netns::NetnsError;

@@ -1,9 +1,9 @@
 //! The values the manager takes and returns.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 /// The network every container joins when it names none, like Docker's `bridge`.
@@ -27,6 +27,12 @@ pub struct NetworkSpec {
     pub dns: bool,
     pub mtu: Option<u32>,
     pub labels: BTreeMap<String, String>,
+    /// `--ipv6`: an IPv6 subnet too (`subnet6`, or a /64 of the IPv6 pool).
+    pub ipv6: bool,
+    /// The IPv6 `--subnet`, `--gateway` and `--ip-range` (they need `ipv6`).
+    pub subnet6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub ip_range6: Option<Ipv6Net>,
 }
 
 impl NetworkSpec {
@@ -41,8 +47,20 @@ impl NetworkSpec {
             dns: true,
             mtu: None,
             labels: BTreeMap::new(),
+            ipv6: false,
+            subnet6: None,
+            gateway6: None,
+            ip_range6: None,
         }
     }
+}
+
+/// A network's IPv6 side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv6Subnet {
+    pub subnet: Ipv6Net,
+    pub gateway: Ipv6Addr,
+    pub ip_range: Option<Ipv6Net>,
 }
 
 /// A network as stored.
@@ -61,6 +79,8 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     /// Seconds since the Unix epoch.
     pub created: i64,
+    /// Present on networks created with `--ipv6`.
+    pub ipv6: Option<Ipv6Subnet>,
 }
 
 /// `network inspect`: the network and who is on it.
@@ -79,11 +99,14 @@ pub struct ContainerLink {
     pub alias: String,
 }
 
-/// Options of one attachment (`--network`, `--ip`, `--network-alias`, `--link`, `--dns`).
+/// Options of one attachment (`--network`, `--ip`, `--ip6`, `--network-alias`, `--link`, `--dns`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConnectOptions {
     /// `--ip`: a fixed address (must be inside the subnet and free).
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`: a fixed IPv6 address (the network must have IPv6).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
     /// The container's name (without Docker's leading `/`): resolvable on the network.
     pub container_name: String,
     /// `--hostname`: also resolvable when set.
@@ -109,6 +132,11 @@ pub struct Attachment {
     pub ipv4: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
+    /// On a network with IPv6: the container's address there, its prefix
+    /// length (0 without) and the gateway.
+    pub ipv6: Option<Ipv6Addr>,
+    pub ipv6_prefix_len: u8,
+    pub ipv6_gateway: Option<Ipv6Addr>,
     pub mac: String,
     pub container_name: String,
     pub hostname: Option<String>,

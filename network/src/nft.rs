@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use crate::ports::{Protocol, PublishedPort};
+use crate::ports::PublishedPort;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
@@ -25,6 +25,7 @@ pub enum NftError {
 pub(crate) struct FwNetwork {
     pub bridge: String,
     pub subnet: ipnet::Ipv4Net,
+    pub subnet6: Option<ipnet::Ipv6Net>,
     pub internal: bool,
 }
 
@@ -33,42 +34,58 @@ pub(crate) struct Nft {
     table: String,
 }
 
-/// The fixed part of the table. Sets: `bridges` (all of berth's), `nat_bridges`
-/// (outbound masquerade), `internal` (nothing forwarded out), `same` (bridge .
-/// bridge pairs: traffic within one network), `subnets` (the networks' address
-/// ranges: postrouting sees no input interface for bridged packets, so hairpin
-/// traffic is known by its source). Maps: published ports, keyed by port
-/// (every host address) or by address . port.
+/// The fixed part of the table, for both families at once (an `inet` table).
+/// Sets: `bridges` (all of berth's), `nat_bridges` (outbound masquerade, NAT44
+/// and NAT66), `internal` (nothing forwarded out), `same` (bridge . bridge
+/// pairs: traffic within one network), `subnets`/`subnets6` (the networks'
+/// address ranges: postrouting sees no input interface for bridged packets, so
+/// hairpin traffic is known by its source). Maps: published ports per family
+/// (`..6`), keyed by port (every host address of the family) or by address . port.
 const SKELETON: &str = r#"
   set bridges { type ifname; }
   set nat_bridges { type ifname; }
   set internal { type ifname; }
   set same { type ifname . ifname; }
   set subnets { type ipv4_addr; flags interval; }
+  set subnets6 { type ipv6_addr; flags interval; }
   map tcp_any { type inet_service : ipv4_addr . inet_service; }
   map tcp_addr { type ipv4_addr . inet_service : ipv4_addr . inet_service; }
   map udp_any { type inet_service : ipv4_addr . inet_service; }
   map udp_addr { type ipv4_addr . inet_service : ipv4_addr . inet_service; }
+  map tcp_any6 { type inet_service : ipv6_addr . inet_service; }
+  map tcp_addr6 { type ipv6_addr . inet_service : ipv6_addr . inet_service; }
+  map udp_any6 { type inet_service : ipv6_addr . inet_service; }
+  map udp_addr6 { type ipv6_addr . inet_service : ipv6_addr . inet_service; }
   chain ports {
     dnat ip to ip daddr . tcp dport map @tcp_addr
     dnat ip to tcp dport map @tcp_any
     dnat ip to ip daddr . udp dport map @udp_addr
     dnat ip to udp dport map @udp_any
   }
+  chain ports6 {
+    dnat ip6 to ip6 daddr . tcp dport map @tcp_addr6
+    dnat ip6 to tcp dport map @tcp_any6
+    dnat ip6 to ip6 daddr . udp dport map @udp_addr6
+    dnat ip6 to udp dport map @udp_any6
+  }
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
     iifname @bridges fib daddr . iif type local meta l4proto { tcp, udp } th dport 53 return comment "the embedded DNS on the gateway wins"
     meta nfproto ipv4 fib daddr type local jump ports
+    meta nfproto ipv6 fib daddr type local jump ports6
   }
   chain output {
     type nat hook output priority -100; policy accept;
     meta nfproto ipv4 fib daddr type local jump ports
+    ip6 daddr ::1 return comment "IPv6 loopback: the kernel drops ::1 off lo, a proxy serves it"
+    meta nfproto ipv6 fib daddr type local jump ports6
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname @bridges ct status dnat ip saddr 127.0.0.0/8 masquerade comment "published ports from the host's loopback"
     oifname @bridges ct status dnat ip saddr @subnets masquerade comment "hairpin: containers to published ports"
-    iifname @nat_bridges oifname != @bridges masquerade comment "outbound"
+    oifname @bridges ct status dnat ip6 saddr @subnets6 masquerade comment "hairpin over IPv6"
+    iifname @nat_bridges oifname != @bridges masquerade comment "outbound, IPv4 and IPv6"
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
@@ -80,8 +97,10 @@ const SKELETON: &str = r#"
   }
 "#;
 
-fn port_map(protocol: Protocol, any: bool) -> String {
-    format!("{}_{}", protocol.as_str(), if any { "any" } else { "addr" })
+fn port_map(port: &PublishedPort) -> String {
+    let scope = if port.host_ip.is_unspecified() { "any" } else { "addr" };
+    let family = if port.host_ip.is_ipv4() { "" } else { "6" };
+    format!("{}_{scope}{family}", port.protocol.as_str())
 }
 
 fn port_key(port: &PublishedPort) -> String {
@@ -113,15 +132,19 @@ impl Nft {
         let mut script = format!(
             "{verb} element inet {t} bridges {{ \"{b}\" }}\n{verb} element inet {t} same {{ \"{b}\" . \"{b}\" }}\n{verb} element inet {t} subnets {{ {subnet} }}\n"
         );
+        if let Some(subnet6) = network.subnet6 {
+            let _ = writeln!(script, "{verb} element inet {t} subnets6 {{ {subnet6} }}");
+        }
         let set = if network.internal { "internal" } else { "nat_bridges" };
         let _ = writeln!(script, "{verb} element inet {t} {set} {{ \"{b}\" }}");
         script
     }
 
+    /// The DNAT elements of `ports` (those on ::1 alone have none: a proxy serves them).
     pub fn render_ports(&self, verb: &str, ports: &[PublishedPort]) -> String {
         let mut script = String::new();
-        for port in ports {
-            let map = port_map(port.protocol, port.host_ip.is_unspecified());
+        for port in ports.iter().filter(|p| p.translated()) {
+            let map = port_map(port);
             let key = port_key(port);
             let _ = if verb == "delete" {
                 writeln!(script, "delete element inet {} {map} {{ {key} }}", self.table)
@@ -165,34 +188,36 @@ impl Nft {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use crate::ports::Protocol;
 
-    fn port(protocol: Protocol, host_ip: [u8; 4], host_port: u16) -> PublishedPort {
-        PublishedPort {
-            protocol,
-            host_ip: Ipv4Addr::from(host_ip),
-            host_port,
-            container_ip: Ipv4Addr::new(10, 89, 0, 2),
-            container_port: 80,
-        }
+    fn port(protocol: Protocol, host_ip: &str, host_port: u16) -> PublishedPort {
+        let host_ip: std::net::IpAddr = host_ip.parse().unwrap();
+        let container_ip = if host_ip.is_ipv4() { "10.89.0.2" } else { "fd89::2" };
+        PublishedPort { protocol, host_ip, host_port, container_ip: container_ip.parse().unwrap(), container_port: 80 }
+    }
+
+    fn fw(bridge: &str, subnet: &str, internal: bool) -> FwNetwork {
+        FwNetwork { bridge: bridge.into(), subnet: subnet.parse().unwrap(), subnet6: None, internal }
     }
 
     #[test]
     fn network_elements() {
         let nft = Nft::new("bt");
-        let net = FwNetwork { bridge: "bt1".into(), subnet: "10.89.1.0/24".parse().unwrap(), internal: false };
+        let net = fw("bt1", "10.89.1.0/24", false);
         assert_eq!(
             nft.render_network("add", &net),
             "add element inet bt bridges { \"bt1\" }\nadd element inet bt same { \"bt1\" . \"bt1\" }\nadd element inet bt subnets { 10.89.1.0/24 }\nadd element inet bt nat_bridges { \"bt1\" }\n"
         );
-        let internal = FwNetwork { bridge: "bt2".into(), subnet: "10.89.2.0/24".parse().unwrap(), internal: true };
+        let internal = fw("bt2", "10.89.2.0/24", true);
         assert!(nft.render_network("delete", &internal).ends_with("delete element inet bt internal { \"bt2\" }\n"));
+        let dual = FwNetwork { subnet6: Some("fd89:1::/64".parse().unwrap()), ..fw("bt3", "10.89.3.0/24", false) };
+        assert!(nft.render_network("add", &dual).contains("add element inet bt subnets6 { fd89:1::/64 }\n"));
     }
 
     #[test]
     fn port_elements() {
         let nft = Nft::new("bt");
-        let ports = [port(Protocol::Tcp, [0, 0, 0, 0], 8080), port(Protocol::Udp, [127, 0, 0, 1], 5353)];
+        let ports = [port(Protocol::Tcp, "0.0.0.0", 8080), port(Protocol::Udp, "127.0.0.1", 5353)];
         assert_eq!(
             nft.render_ports("add", &ports),
             "add element inet bt tcp_any { 8080 : 10.89.0.2 . 80 }\nadd element inet bt udp_addr { 127.0.0.1 . 5353 : 10.89.0.2 . 80 }\n"
@@ -201,15 +226,18 @@ mod tests {
             nft.render_ports("delete", &ports),
             "delete element inet bt tcp_any { 8080 }\ndelete element inet bt udp_addr { 127.0.0.1 . 5353 }\n"
         );
+        // IPv6: its own maps; ::1 alone has no element (the proxy serves it).
+        let v6 = [port(Protocol::Tcp, "::", 8080), port(Protocol::Udp, "fd00::9", 53), port(Protocol::Tcp, "::1", 81)];
+        assert_eq!(
+            nft.render_ports("add", &v6),
+            "add element inet bt tcp_any6 { 8080 : fd89::2 . 80 }\nadd element inet bt udp_addr6 { fd00::9 . 53 : fd89::2 . 80 }\n"
+        );
     }
 
     #[test]
     fn sync_replaces_the_table_atomically() {
         let nft = Nft::new("bt");
-        let script = nft.render_sync(
-            &[FwNetwork { bridge: "bt0".into(), subnet: "10.89.0.0/24".parse().unwrap(), internal: false }],
-            &[],
-        );
+        let script = nft.render_sync(&[fw("bt0", "10.89.0.0/24", false)], &[]);
         assert!(script.starts_with("table inet bt {}\ndelete table inet bt\ntable inet bt {\n"), "{script}");
         assert!(script.contains("add element inet bt nat_bridges { \"bt0\" }"));
     }

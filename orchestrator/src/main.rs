@@ -5,7 +5,7 @@ use clap::Parser;
 use berth::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    // A container's monitor or exec helper: berth re-executed, single-threaded,
+    // The monitor spawner, a monitor or an exec helper: berth re-executed, single-threaded,
     // before anything else starts (no async runtime may exist when it forks).
     let mut args = std::env::args_os();
     if args.nth(1).is_some_and(|a| a == "internal") {
@@ -22,13 +22,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// `berth internal monitor|exec ...` (hidden; started by berth itself).
+/// `berth internal spawner|monitor|exec ...` (hidden; started by berth itself).
 fn internal(args: &[std::ffi::OsString]) -> ExitCode {
-    use berth_runtime::container::{exec, monitor};
+    use berth_runtime::container::{exec, monitor, spawner};
     if std::env::var_os("BERTH_LOG").is_some() {
         cli::init_logging(0, true);
     }
     match args.first().and_then(|a| a.to_str()) {
+        Some(spawner::SUBCOMMAND) => spawner::main(&args[1..]),
         Some(monitor::SUBCOMMAND) => monitor::main(&args[1..]),
         Some(exec::SUBCOMMAND) => exec::main(&args[1..]),
         _ => {

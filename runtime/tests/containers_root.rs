@@ -25,6 +25,9 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "internal") {
         match args.get(2).and_then(|a| a.to_str()) {
+            Some(berth_runtime::container::spawner::SUBCOMMAND) => {
+                return berth_runtime::container::spawner::main(&args[3..]);
+            }
             Some(berth_runtime::container::monitor::SUBCOMMAND) => {
                 return berth_runtime::container::monitor::main(&args[3..]);
             }

@@ -32,6 +32,7 @@ pub struct TestRoot {
     dir: tempfile::TempDir,
     prefix: String,
     pool: String,
+    pool6: String,
 }
 
 /// Numbers the roots of one test process: prefixes and pools differ between
@@ -45,12 +46,20 @@ impl TestRoot {
         TestRoot::with_network(&format!("bt{n}"), &format!("10.{}.0.0/16", 110 + n))
     }
 
-    /// `prefix`: short (≤ 6 characters; link and nftables names); `pool`: a /16 no other test uses.
+    /// `prefix`: short (≤ 6 characters; link and nftables names); `pool`: a
+    /// /16 no other test uses, 10.B.0.0/16 (the IPv6 pool is fd91:B::/48).
     pub fn with_network(prefix: &str, pool: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("a temp dir");
         std::fs::create_dir_all(dir.path().join("root")).unwrap();
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
-        TestRoot { dir, prefix: prefix.to_owned(), pool: pool.to_owned() }
+        let pool4: std::net::Ipv4Addr = pool.split('/').next().and_then(|ip| ip.parse().ok()).expect("an IPv4 CIDR");
+        let pool6 = format!("fd91:{}::/48", pool4.octets()[1]);
+        TestRoot { dir, prefix: prefix.to_owned(), pool: pool.to_owned(), pool6 }
+    }
+
+    /// The IPv6 pool of this root's networks created with `--ipv6`.
+    pub fn pool6(&self) -> &str {
+        &self.pool6
     }
 
     /// The network prefix of this root's bridges, veths and nftables table.
@@ -115,7 +124,12 @@ impl TestRoot {
             .flatten()
             .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
             .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-            .filter(|cmdline| cmdline.contains(" internal ") && cmdline.contains(&root))
+            // The daemon's monitor spawner lives as long as the daemon; monitors show their container's short ID.
+            .filter(|cmdline| cmdline.contains(" internal ") && !cmdline.contains(" internal spawner "))
+            .filter(|cmdline| {
+                cmdline.contains(&root)
+                    || ids.iter().any(|id| cmdline.contains(&format!(" monitor {}", id.get(..12).unwrap_or(id))))
+            })
             .collect();
         assert!(helpers.is_empty(), "helpers still running: {helpers:?}");
         for id in ids {
@@ -171,6 +185,7 @@ impl TestRoot {
             .env("HOME", self.dir.path())
             .env("BERTH_NETWORK_PREFIX", &self.prefix)
             .env("BERTH_NETWORK_POOL", &self.pool)
+            .env("BERTH_NETWORK_POOL6", &self.pool6)
             // Forwarded DNS queries go nowhere (never to the host's resolver).
             .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
             .env_remove("BERTH_LOG")
@@ -238,6 +253,7 @@ impl Drop for TestRoot {
         let mut config = NetworkConfig::new(self.root(), self.run_dir(), launcher);
         config.prefix = self.prefix.clone();
         config.pool = self.pool.parse().expect("a CIDR");
+        config.pool6 = self.pool6.parse().expect("an IPv6 CIDR");
         match NetworkManager::open(config) {
             Ok(manager) => {
                 if let Err(e) = manager.remove_everything() {

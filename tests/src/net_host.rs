@@ -4,7 +4,7 @@
 //! nothing behind. These use `ip` and `nft` as a user would: they are the
 //! independent witness of what berth did, not part of berth.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ fn ok(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The interfaces the host's default routes leave by, from the kernel's own table.
+/// The interfaces the host's default routes (IPv4 and IPv6) leave by, from the kernel's own tables.
 fn uplinks() -> Vec<String> {
     let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
     let mut out: Vec<String> = table
@@ -35,6 +35,13 @@ fn uplinks() -> Vec<String> {
             (fields.len() > 7 && fields[1] == "00000000" && fields[7] == "00000000").then(|| fields[0].to_string())
         })
         .collect();
+    // ::/0 routes, but the kernel's "unreachable" ones on lo.
+    let table6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    out.extend(table6.lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let default = fields.len() == 10 && fields[0].bytes().all(|b| b == b'0') && fields[1] == "00";
+        (default && fields[9] != "lo").then(|| fields[9].to_string())
+    }));
     out.sort();
     out.dedup();
     out
@@ -73,20 +80,25 @@ impl Drop for UplinkGuard {
     }
 }
 
-/// A second address of the host, on a link of the test's own. (This kernel
-/// has no `dummy` driver, so the link is an empty bridge: local delivery works
-/// the same.)
+/// A second address of the host (IPv4 or IPv6), on a link of the test's own.
+/// (This kernel has no `dummy` driver, so the link is an empty bridge: local
+/// delivery works the same.)
 #[derive(Debug)]
 pub struct HostAddress {
     link: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
 }
 
 impl HostAddress {
-    pub fn add(link: &str, ip: Ipv4Addr) -> Self {
+    pub fn add(link: &str, ip: impl Into<IpAddr>) -> Self {
+        let ip = ip.into();
         ok("ip", &["link", "add", link, "type", "bridge"]);
         let guard = HostAddress { link: link.to_string(), ip };
-        ok("ip", &["addr", "add", &format!("{ip}/32"), "dev", link]);
+        match ip {
+            IpAddr::V4(ip) => ok("ip", &["addr", "add", &format!("{ip}/32"), "dev", link]),
+            // Without duplicate address detection: usable at once.
+            IpAddr::V6(ip) => ok("ip", &["addr", "add", &format!("{ip}/128"), "dev", link, "nodad"]),
+        };
         ok("ip", &["link", "set", link, "up"]);
         guard
     }
@@ -126,6 +138,14 @@ impl OutsideHost {
 
     pub fn netns(&self) -> PathBuf {
         PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    /// IPv6 on the link too: `host_ip/64` on the host side, `ip/64` inside,
+    /// and no route beyond that link: only masqueraded traffic can be answered.
+    pub fn add_ipv6(&self, host_ip: Ipv6Addr, ip: Ipv6Addr) {
+        let host_link = format!("{}h", self.name);
+        ok("ip", &["addr", "add", &format!("{host_ip}/64"), "dev", &host_link, "nodad"]);
+        ok("ip", &["-n", &self.name, "addr", "add", &format!("{ip}/64"), "dev", "eth0", "nodad"]);
     }
 
     /// An HTTP GET of `http://ip:port/` from the outside host: the body of a 200, or the error.
@@ -170,9 +190,10 @@ impl Drop for OutsideHost {
 }
 
 /// Everything of a test still on the host: links and nftables tables named
-/// with `prefix`, addresses for which `ours` is true, mounts and namespace
-/// files under `run_dir`, a DNS server still running from `run_dir`.
-pub fn leftovers(prefix: &str, ours: &dyn Fn(Ipv4Addr) -> bool, run_dir: &Path) -> Vec<String> {
+/// with `prefix`, addresses and routes (IPv4 and IPv6) for which `ours` is
+/// true, mounts and namespace files under `run_dir`, a DNS server still
+/// running from `run_dir`.
+pub fn leftovers(prefix: &str, ours: &dyn Fn(IpAddr) -> bool, run_dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let links: serde_json::Value = serde_json::from_str(&ok("ip", &["-d", "-j", "link", "show"])).expect("ip -j");
     for link in links.as_array().into_iter().flatten() {
@@ -184,10 +205,23 @@ pub fn leftovers(prefix: &str, ours: &dyn Fn(Ipv4Addr) -> bool, run_dir: &Path) 
     let addrs: serde_json::Value = serde_json::from_str(&ok("ip", &["-j", "addr", "show"])).expect("ip -j");
     for link in addrs.as_array().into_iter().flatten() {
         for info in link["addr_info"].as_array().into_iter().flatten() {
-            if let Some(ip) = info["local"].as_str().and_then(|s| s.parse::<Ipv4Addr>().ok())
+            if let Some(ip) = info["local"].as_str().and_then(|s| s.parse::<IpAddr>().ok())
                 && ours(ip)
             {
                 found.push(format!("address {ip} on {}", link["ifname"]));
+            }
+        }
+    }
+    for family in ["-4", "-6"] {
+        let routes: serde_json::Value =
+            serde_json::from_str(&ok("ip", &[family, "-j", "route", "show", "table", "all"])).expect("ip -j");
+        for route in routes.as_array().into_iter().flatten() {
+            let dst = route["dst"].as_str().unwrap_or_default();
+            let address = dst.split('/').next().unwrap_or_default();
+            if let Ok(ip) = address.parse::<IpAddr>()
+                && ours(ip)
+            {
+                found.push(format!("route {dst} dev {}", route["dev"]));
             }
         }
     }

@@ -70,21 +70,26 @@ impl Sandbox {
         self.children.lock().expect("not poisoned").push(child);
     }
 
-    /// busybox httpd on `port` serving `body` at `/`, reachable at `ip` (waited for).
-    pub fn serve_http(&self, ip: std::net::Ipv4Addr, port: u16, body: &str) {
+    /// busybox httpd on `port` (every address of both families) serving
+    /// `body` at `/`, reachable at `ip` (waited for).
+    pub fn serve_http(&self, ip: impl Into<std::net::IpAddr>, port: u16, body: &str) {
         let www = format!("www{port}");
         std::fs::create_dir_all(self.rootfs.join(&www)).expect("web root");
         std::fs::write(self.rootfs.join(&www).join("index.html"), body).expect("index.html");
         self.spawn(&["/bin/httpd", "-f", "-p", &port.to_string(), "-h", &format!("/{www}")]);
-        wait_tcp(SocketAddr::from((ip, port)));
+        wait_tcp(SocketAddr::new(ip.into(), port));
     }
 
-    /// An HTTP GET of `http://HOST[:PORT]/` from inside: the body of a 200, or
+    /// An HTTP GET of `http://HOST[:PORT]/` (HOST may be `[IPv6]`) from inside: the body of a 200, or
     /// the error. (busybox `nc` carries the request: Debian's static busybox
     /// `wget` crashes in glibc's static NSS, with or without a name to resolve.)
     pub fn fetch(&self, url: &str) -> Result<String, String> {
         let authority = url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("an http:// URL");
-        let (host, port) = authority.split_once(':').unwrap_or((authority, "80"));
+        // An IPv6 address is bracketed: http://[fd89::2]:8080/.
+        let (host, port) = match authority.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+            Some((ip, rest)) => (ip, rest.strip_prefix(':').unwrap_or("80")),
+            None => authority.split_once(':').unwrap_or((authority, "80")),
+        };
         let mut child = self
             .command(&["/bin/nc", "-w", "3", host, port])
             .stdin(Stdio::piped())
@@ -115,7 +120,8 @@ impl Sandbox {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
                 setns(&netns, CloneFlags::CLONE_NEWNET).expect("join the namespace");
-                let socket = UdpSocket::bind(("0.0.0.0", port)).expect("bind the echo port");
+                // Every address of both families (an IPv6 socket takes IPv4 too).
+                let socket = UdpSocket::bind(("::", port)).expect("bind the echo port");
                 socket.set_read_timeout(Some(Duration::from_millis(50))).expect("a timeout");
                 ready_tx.send(()).expect("the test waits");
                 let mut buf = [0u8; 2048];
@@ -185,7 +191,8 @@ pub fn http_body(response: &str) -> Result<String, String> {
 
 /// One UDP round trip from the host: what came back, or the error.
 pub fn udp_round_trip(addr: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, String> {
-    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    let local = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let socket = UdpSocket::bind(local).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
     socket.send_to(payload, addr).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];

@@ -73,6 +73,12 @@ impl Stack {
         serde_json::from_str(&self.ok(&["compose", "ps", "-a", "--format", "json"])).unwrap()
     }
 
+    /// `inspect CONTAINER`, parsed: its one document.
+    pub fn inspect(&self, container: &str) -> serde_json::Value {
+        let documents: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", container])).unwrap();
+        documents[0].clone()
+    }
+
     /// The daemon's PID, when one runs for this stack.
     pub fn daemon_pid(&self) -> Option<i32> {
         self.root.daemon_pid()

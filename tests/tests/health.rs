@@ -33,6 +33,7 @@ struct World {
     runtime: Option<tokio::runtime::Runtime>,
     containers: Containers,
     names: Vec<String>,
+    ids: Vec<String>,
 }
 
 impl World {
@@ -46,13 +47,14 @@ impl World {
         let helper = HelperCommand { program: berth_bin(), args: vec!["internal".into()], arg0: None };
         let containers = Containers::open_with(&state_root(&root), helper).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        World { root, _registry: registry, runtime: Some(runtime), containers, names: Vec::new() }
+        World { root, _registry: registry, runtime: Some(runtime), containers, names: Vec::new(), ids: Vec::new() }
     }
 
     /// Runs an idle container named `name`; returns its ID.
     fn run(&mut self, name: &str) -> ContainerId {
         self.names.push(name.to_owned());
         let id = self.root.ok(&["run", "-d", "--name", name, "--hostname", name, "hc", "sh", "-c", IDLE]);
+        self.ids.push(id.trim().to_owned());
         ContainerId::parse(id.trim()).expect("run prints the ID")
     }
 
@@ -95,11 +97,7 @@ impl World {
         for name in std::mem::take(&mut self.names) {
             self.root.ok(&["rm", "-f", &name]);
         }
-        let root_path = self.root.root().display().to_string();
-        let helpers = processes(|cmdline| cmdline.contains(" internal ") && cmdline.contains(&root_path));
-        assert!(helpers.is_empty(), "helpers still running: {helpers:?}");
-        let left: Vec<_> = std::fs::read_dir(self.root.root().join("containers")).unwrap().flatten().collect();
-        assert!(left.is_empty(), "container directories left: {left:?}");
+        self.root.assert_no_container_leftovers(&std::mem::take(&mut self.ids));
     }
 }
 

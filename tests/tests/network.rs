@@ -9,7 +9,7 @@
 //! the fixture removes everything and asserts that nothing is left.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -70,8 +70,9 @@ fn free_port_run(count: u16) -> u16 {
 }
 
 impl Net {
-    /// `k` picks the test's address space: pool 10.(200+k).0.0/16, outside
-    /// hosts in 198.18.k.0/24, extra host addresses in 198.19.k.0/24.
+    /// `k` picks the test's address space: pool 10.(200+k).0.0/16 and
+    /// fd90:k::/48, outside hosts in 198.18.k.0/24 and fd92:k::/64, extra host
+    /// addresses in 198.19.k.0/24 and fd92:k:1::/64.
     fn new(prefix: &'static str, k: u8, upstreams: Vec<SocketAddr>) -> Self {
         require_root();
         let dir = tempfile::Builder::new().prefix(&format!("berth-net-{prefix}-")).tempdir().unwrap();
@@ -80,6 +81,7 @@ impl Net {
         let mut config = NetworkConfig::new(dir.path().join("root"), dir.path().join("run"), launcher);
         config.prefix = prefix.to_string();
         config.pool = format!("10.{}.0.0/16", 200 + u16::from(k)).parse().unwrap();
+        config.pool6 = format!("fd90:{k:x}::/48").parse().unwrap();
         config.upstreams = Upstreams::Explicit(upstreams);
         let manager = NetworkManager::open(config).unwrap();
         Net { prefix, k, dir, manager, uplink: Some(uplink) }
@@ -140,6 +142,7 @@ impl Net {
             .env("HOME", self.dir.path())
             .env("BERTH_NETWORK_PREFIX", self.prefix)
             .env("BERTH_NETWORK_POOL", self.manager.config().pool.to_string())
+            .env("BERTH_NETWORK_POOL6", self.manager.config().pool6.to_string())
             .env("BERTH_DNS_UPSTREAMS", "")
             .env_remove("BERTH_LOG")
             .args(args)
@@ -173,11 +176,14 @@ impl Drop for Net {
         berth_tests::berth::stop_daemon(&self.dir.path().join("run"));
         let cleanup = self.manager.remove_everything();
         drop(self.uplink.take());
-        let pool = self.manager.config().pool;
+        let (pool, pool6) = (self.manager.config().pool, self.manager.config().pool6);
         let k = self.k;
-        let ours = move |ip: Ipv4Addr| {
-            let [a, b, c, _] = ip.octets();
-            pool.contains(&ip) || (a == 198 && (b == 18 || b == 19) && c == k)
+        let ours = move |ip: IpAddr| match ip {
+            IpAddr::V4(ip) => {
+                let [a, b, c, _] = ip.octets();
+                pool.contains(&ip) || (a == 198 && (b == 18 || b == 19) && c == k)
+            }
+            IpAddr::V6(ip) => pool6.contains(&ip) || ip.segments()[..2] == [0xfd92, u16::from(k)],
         };
         let left = leftovers(self.prefix, &ours, &self.dir.path().join("run"));
         if !std::thread::panicking() {
@@ -187,14 +193,22 @@ impl Drop for Net {
     }
 }
 
-/// The addresses busybox nslookup printed as answers (after the server's own lines).
-fn answers(nslookup: &str) -> Vec<Ipv4Addr> {
+/// The addresses of one family busybox nslookup printed as answers (after the server's own lines).
+fn parse_answers<T: std::str::FromStr>(nslookup: &str) -> Vec<T> {
     nslookup
         .split("Name:")
         .skip(1)
         .flat_map(|block| block.lines().filter_map(|l| l.strip_prefix("Address:")).map(str::trim).collect::<Vec<_>>())
         .filter_map(|a| a.parse().ok())
         .collect()
+}
+
+fn answers(nslookup: &str) -> Vec<Ipv4Addr> {
+    parse_answers(nslookup)
+}
+
+fn answers6(nslookup: &str) -> Vec<Ipv6Addr> {
+    parse_answers(nslookup)
 }
 
 #[test]
@@ -302,7 +316,10 @@ fn a_published_tcp_port_answers_on_loopback_another_address_hairpin_and_from_out
     let port = free_port_run(1);
     let ports = net.manager.publish("bndweb", &[format!("{port}:8080").parse().unwrap()]).unwrap();
     assert_eq!(ports.len(), 1);
-    assert_eq!((ports[0].host_ip, ports[0].host_port, ports[0].container_port), (Ipv4Addr::UNSPECIFIED, port, 8080));
+    assert_eq!(
+        (ports[0].host_ip, ports[0].host_port, ports[0].container_port),
+        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), port, 8080)
+    );
     assert_eq!(http_get(SocketAddr::from(([127, 0, 0, 1], port))).as_deref(), Ok("published"));
 
     let second = net.second_address();
@@ -506,9 +523,14 @@ fn recovery_cleans_leftovers_rebuilds_the_firewall_and_addresses_are_kept() {
 
 /// The default route inside a namespace, read with `ip -j` (the test's witness).
 fn default_route(netns: &std::path::Path) -> (String, String) {
+    default_route_of("-4", netns)
+}
+
+/// The default route of a family (`-4`, `-6`) inside a namespace.
+fn default_route_of(family: &str, netns: &std::path::Path) -> (String, String) {
     let output = Command::new("nsenter")
         .arg(format!("--net={}", netns.display()))
-        .args(["ip", "-j", "route", "show", "default"])
+        .args(["ip", family, "-j", "route", "show", "default"])
         .output()
         .unwrap();
     let routes: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -670,4 +692,295 @@ fn the_network_cli_creates_lists_inspects_removes_and_prunes() {
     assert_eq!(net.berth_ok(&["network", "prune", "-f", "--filter", "label=tmp"]), "Deleted Networks:\np1\n");
     assert_eq!(net.berth_ok(&["network", "rm", "web"]), "web\n");
     assert!(!net.berth_ok(&["network", "ls"]).contains("web"));
+}
+
+/// A network with IPv6 (its subnet from the test's IPv6 pool).
+fn dual_stack(name: &str) -> NetworkSpec {
+    NetworkSpec { ipv6: true, ..NetworkSpec::named(name) }
+}
+
+impl Ctr {
+    fn ip6(&self) -> Ipv6Addr {
+        self.attachments[0].ipv6.expect("an IPv6 address")
+    }
+}
+
+/// `ping -6 -c1 TARGET` from inside: did an answer come back?
+fn ping6(ctr: &Ctr, target: &str) -> bool {
+    ctr.sandbox.run(&["/bin/ping", "-6", "-c", "1", "-W", "2", target]).status.success()
+}
+
+/// A file of /proc/sys/net inside a container's namespace.
+fn sysctl_in(netns: &std::path::Path, path: &str) -> String {
+    let output = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["cat", &format!("/proc/sys/net/{path}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn ipv6_containers_reach_each_other_by_name_with_aaaa_and_ptr_answers() {
+    let net = Net::new("bnm", 13, vec![]);
+    let six = net.create_with(dual_stack("six"));
+    let v6 = six.ipv6.expect("the network has IPv6");
+    assert!(net.manager.config().pool6.contains(&v6.subnet), "{} from the pool", v6.subnet);
+    assert_eq!(v6.subnet.prefix_len(), 64);
+    let other = net.create_with(dual_stack("other"));
+    let plain = net.create("plain");
+
+    let web = net.container("bnmweb", &[(&six, with_aliases("web", &["www"]))]);
+    let client = net.container("bnmcli", &[(&six, opts("client"))]);
+    let stranger = net.container("bnmstr", &[(&other, opts("stranger"))]);
+    let old = net.container("bnmold", &[(&plain, opts("old"))]);
+    assert!(v6.subnet.contains(&web.ip6()) && web.ip6() != v6.gateway);
+    assert_eq!(web.attachments[0].ipv6_gateway, Some(v6.gateway));
+    assert_eq!(old.attachments[0].ipv6, None);
+    web.sandbox.serve_http(web.ip6(), 8080, "hello over ipv6");
+
+    // Reachable by name and address over IPv6, with a default route via the gateway.
+    assert!(ping6(&client, "web"), "ping -6 web");
+    assert_eq!(client.sandbox.fetch(&format!("http://[{}]:8080/", web.ip6())).as_deref(), Ok("hello over ipv6"));
+    assert_eq!(default_route_of("-6", &client.sandbox.netns), (v6.gateway.to_string(), "eth0".to_string()));
+
+    // AAAA for names, aliases and the domain; A stays IPv4; PTR in ip6.arpa.
+    let aaaa = |ctr: &Ctr, name: &str| {
+        let output = ctr.sandbox.run(&["/bin/nslookup", "-type=AAAA", name]);
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    };
+    assert_eq!(answers6(&aaaa(&client, "web")), vec![web.ip6()]);
+    assert_eq!(answers6(&aaaa(&client, "www")), vec![web.ip6()]);
+    assert_eq!(answers6(&aaaa(&client, "web.berth.internal")), vec![web.ip6()]);
+    assert_eq!(answers(&client.sandbox.nslookup("web")), vec![web.ip()]);
+    let reverse = client.sandbox.nslookup(&web.ip6().to_string());
+    assert!(reverse.contains("web.berth.internal"), "{reverse}");
+    let hosts = std::fs::read_to_string(web.sandbox.rootfs.join("etc/hosts")).unwrap();
+    assert!(
+        hosts.contains(&format!("{}\tweb\n", web.ip())) && hosts.contains(&format!("{}\tweb\n", web.ip6())),
+        "{hosts}"
+    );
+
+    // Isolation holds for IPv6: another network neither resolves nor reaches web.
+    let lookup = aaaa(&stranger, "web");
+    assert!(lookup.contains("NXDOMAIN") && answers6(&lookup).is_empty(), "{lookup}");
+    assert!(stranger.sandbox.fetch(&format!("http://[{}]:8080/", web.ip6())).is_err(), "networks are isolated");
+    assert!(!ping6(&stranger, &web.ip6().to_string()));
+
+    // IPv6 is on only where the network has it; its addresses are usable at once.
+    assert_eq!(sysctl_in(&client.sandbox.netns, "ipv6/conf/eth0/disable_ipv6"), "0");
+    assert_eq!(sysctl_in(&client.sandbox.netns, "ipv6/conf/eth0/accept_dad"), "0");
+    assert_eq!(sysctl_in(&old.sandbox.netns, "ipv6/conf/eth0/disable_ipv6"), "1");
+
+    // The lease outlives a lost namespace: the same IPv6 address comes back.
+    let kept = client.ip6();
+    net.manager.remove_netns("bnmcli").unwrap();
+    wait_link_gone(&client.attachments[0].host_interface);
+    let netns = net.manager.create_netns("bnmcli").unwrap();
+    let again = net.manager.connect("bnmcli", &netns, "six", &opts("client")).unwrap();
+    assert_eq!(again.ipv6, Some(kept));
+}
+
+#[test]
+fn ipv6_addresses_are_fixed_checked_and_networks_planned_by_family() {
+    let net = Net::new("bnn", 14, vec![]);
+    // The CLI's daemon starts now: when it starts it releases the network of
+    // containers it does not know, as the test's stand-ins below are.
+    net.berth_ok(&["network", "ls"]);
+    let mut spec = dual_stack("lab6");
+    spec.subnet6 = Some("fd90:e:77::/64".parse().unwrap());
+    spec.gateway6 = Some("fd90:e:77::fe".parse().unwrap());
+    spec.ip_range6 = Some("fd90:e:77:0:8000::/65".parse().unwrap());
+    let lab = net.create_with(spec);
+    let shown = Command::new("ip").args(["-6", "-j", "addr", "show", "dev", &lab.bridge, "scope", "global"]).output();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.unwrap().stdout).unwrap();
+    assert_eq!(shown[0]["addr_info"][0]["local"], "fd90:e:77::fe");
+    assert_eq!(shown[0]["addr_info"][0]["prefixlen"], 64);
+
+    let c1 = net.container("bnnc1", &[(&lab, opts("c1"))]);
+    assert_eq!(c1.ip6(), "fd90:e:77:0:8000::".parse::<Ipv6Addr>().unwrap(), "the first address of the range");
+    let fixed = ConnectOptions { ip6: Some("fd90:e:77::1234".parse().unwrap()), ..opts("c2") };
+    let c2 = net.container("bnnc2", &[(&lab, fixed.clone())]);
+    assert_eq!(c2.ip6(), "fd90:e:77::1234".parse::<Ipv6Addr>().unwrap());
+    let netns3 = net.manager.create_netns("bnnc3").unwrap();
+    let taken = net.manager.connect("bnnc3", &netns3, "lab6", &ConnectOptions { container_name: "c3".into(), ..fixed });
+    assert!(matches!(taken, Err(NetworkError::AddressTaken { .. })), "{taken:?}");
+    for (ip, why) in [("fd90:e:78::5", "outside the subnet"), ("fd90:e:77::fe", "gateway"), ("fd90:e:77::", "anycast")]
+    {
+        let asked = ConnectOptions { ip6: Some(ip.parse().unwrap()), ..opts("c3") };
+        let err = net.manager.connect("bnnc3", &netns3, "lab6", &asked).unwrap_err();
+        assert!(err.to_string().contains(why), "{ip}: {err}");
+    }
+    let plain = net.create("plain");
+    let asked = ConnectOptions { ip6: Some("fd90:e:77::9".parse().unwrap()), ..opts("c3") };
+    let err = net.manager.connect("bnnc3", &netns3, "plain", &asked).unwrap_err();
+    assert!(err.to_string().contains("network plain has no IPv6"), "{err}");
+    net.manager.remove_netns("bnnc3").unwrap();
+    let _ = plain;
+
+    // Planning errors change nothing.
+    let mut overlap = dual_stack("dup6");
+    overlap.subnet6 = Some("fd90:e:77::/80".parse().unwrap());
+    let err = net.manager.create_network(&overlap).unwrap_err();
+    assert!(err.to_string().contains("overlaps network lab6"), "{err}");
+    let mut without = NetworkSpec::named("no6");
+    without.subnet6 = Some("fd90:e:99::/64".parse().unwrap());
+    let err = net.manager.create_network(&without).unwrap_err();
+    assert!(err.to_string().contains("add --ipv6"), "{err}");
+    assert!(net.manager.inspect_network("dup6").is_err() && net.manager.inspect_network("no6").is_err());
+
+    // The CLI: one subnet per family, EnableIPv6 and both IPAM configs in inspect.
+    net.berth_ok(&["network", "create", "--ipv6", "--subnet", "10.214.9.0/24", "--subnet", "fd90:e:9::/64", "cli6"]);
+    let inspected: serde_json::Value = serde_json::from_str(&net.berth_ok(&["network", "inspect", "cli6"])).unwrap();
+    assert_eq!(inspected[0]["EnableIPv6"], true);
+    assert_eq!(inspected[0]["IPAM"]["Config"][0]["Subnet"], "10.214.9.0/24");
+    assert_eq!(inspected[0]["IPAM"]["Config"][1]["Subnet"], "fd90:e:9::/64");
+    assert_eq!(inspected[0]["IPAM"]["Config"][1]["Gateway"], "fd90:e:9::1");
+    net.berth_ok(&["network", "create", "--ipv6", "pooled"]);
+    let pooled: serde_json::Value = serde_json::from_str(&net.berth_ok(&["network", "inspect", "pooled"])).unwrap();
+    let subnet: berth_network::Ipv6Net = pooled[0]["IPAM"]["Config"][1]["Subnet"].as_str().unwrap().parse().unwrap();
+    assert!(net.manager.config().pool6.contains(&subnet), "{subnet}");
+    let lab_inspected: serde_json::Value =
+        serde_json::from_str(&net.berth_ok(&["network", "inspect", "lab6"])).unwrap();
+    let endpoints: Vec<&str> = lab_inspected[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["IPv6Address"].as_str().unwrap())
+        .collect();
+    assert!(endpoints.contains(&"fd90:e:77::1234/64"), "{endpoints:?}");
+    let err = net.berth_err(&["network", "create", "--subnet", "10.214.10.0/24", "--subnet", "10.214.11.0/24", "x"]);
+    assert!(err.contains("one IPv4 and one IPv6 --subnet at most"), "{err}");
+    let plain_inspected: serde_json::Value =
+        serde_json::from_str(&net.berth_ok(&["network", "inspect", "plain"])).unwrap();
+    assert_eq!(plain_inspected[0]["EnableIPv6"], false);
+    assert_eq!(plain_inspected[0]["IPAM"]["Config"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn ipv6_outbound_is_masqueraded_and_internal_networks_cannot_reach_out() {
+    let net = Net::new("bno", 15, vec![]);
+    let outside = net.outside();
+    // The outside host knows only the link to the host: only masqueraded traffic is answered.
+    let (host6, outside6): (Ipv6Addr, Ipv6Addr) = ("fd92:f::1".parse().unwrap(), "fd92:f::2".parse().unwrap());
+    outside.add_ipv6(host6, outside6);
+    let dummy = HostAddress::add("bnoaddr", "fd92:f:1::1".parse::<Ipv6Addr>().unwrap());
+    let open = net.create_with(dual_stack("open6"));
+    let sealed = net.create_with(NetworkSpec { internal: true, ..dual_stack("sealed6") });
+    let out = net.container("bnoout", &[(&open, opts("out"))]);
+    let in1 = net.container("bnoin1", &[(&sealed, opts("in1"))]);
+    let in2 = net.container("bnoin2", &[(&sealed, opts("in2"))]);
+
+    assert!(ping6(&out, &outside6.to_string()), "NAT66 takes a normal IPv6 network out");
+    assert!(ping6(&out, &dummy.ip.to_string()), "and to the host's other addresses");
+    assert!(!ping6(&in1, &outside6.to_string()), "an internal network has no way out over IPv6");
+    assert!(!ping6(&in1, &dummy.ip.to_string()), "not even to the host's other addresses");
+    assert_eq!(default_route_of("-6", &in1.sandbox.netns), (String::new(), String::new()), "no default route");
+    // Inside the internal network, containers still reach each other over IPv6.
+    assert!(ping6(&in1, "in2"));
+    assert!(ping6(&in1, &in2.ip6().to_string()));
+    let table = net.nft_list();
+    assert!(table.contains(&open.ipv6.unwrap().subnet.to_string()), "the hairpin set has the IPv6 subnet: {table}");
+}
+
+#[test]
+fn ipv6_published_ports_answer_on_loopback_every_address_and_hairpin() {
+    let net = Net::new("bnp", 16, vec![]);
+    let six = net.create_with(dual_stack("pub6"));
+    let plain = net.create("plain");
+    let web = net.container("bnpweb", &[(&six, opts("web"))]);
+    let neighbour = net.container("bnpnbr", &[(&six, opts("neighbour"))]);
+    let old = net.container("bnpold", &[(&plain, opts("old"))]);
+    web.sandbox.serve_http(web.ip6(), 8080, "published6");
+    let _echo = web.sandbox.udp_echo(5353);
+    let gateway6 = six.ipv6.unwrap().gateway;
+
+    // [::1]: served by the proxy (no DNAT element), from the host.
+    let lo = free_port_run(1);
+    let published = net.manager.publish("bnpweb", &[format!("[::1]:{lo}:8080").parse().unwrap()]).unwrap();
+    assert_eq!((published[0].host_ip, published[0].container_ip), ("::1".parse().unwrap(), IpAddr::V6(web.ip6())));
+    assert_eq!(http_get(SocketAddr::from((Ipv6Addr::LOCALHOST, lo))).as_deref(), Ok("published6"));
+    assert!(!net.nft_list().contains(&lo.to_string()), "no DNAT for ::1");
+    let udp = free_port_run(1);
+    net.manager.publish("bnpweb", &[format!("[::1]:{udp}:5353/udp").parse().unwrap()]).unwrap();
+    let echoed = udp_round_trip(SocketAddr::from((Ipv6Addr::LOCALHOST, udp)), b"ping over udp6");
+    assert_eq!(echoed.as_deref(), Ok(&b"ping over udp6"[..]));
+
+    // No host address: both families with one host port, as Docker does.
+    let both = free_port_run(1);
+    let published = net.manager.publish("bnpweb", &[format!("{both}:8080").parse().unwrap()]).unwrap();
+    let hosts: Vec<String> = published.iter().map(|p| p.host().to_string()).collect();
+    assert_eq!(hosts, vec![format!("0.0.0.0:{both}"), format!("[::]:{both}")]);
+    for addr in [
+        SocketAddr::from(([127, 0, 0, 1], both)),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, both)),
+        SocketAddr::from((gateway6, both)),
+    ] {
+        assert_eq!(http_get(addr).as_deref(), Ok("published6"), "{addr}");
+    }
+    let second = HostAddress::add("bnpaddr", "fd92:10:1::1".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(http_get(SocketAddr::new(second.ip, both)).as_deref(), Ok("published6"));
+    // Hairpin over IPv6: a neighbour, and the container itself, via a host address.
+    let url = format!("http://[{}]:{both}/", second.ip);
+    assert_eq!(neighbour.sandbox.fetch(&url).as_deref(), Ok("published6"));
+    assert_eq!(web.sandbox.fetch(&url).as_deref(), Ok("published6"));
+
+    // Conflicts and impossible requests are clear errors that change nothing.
+    let holder = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let held = holder.local_addr().unwrap().port();
+    let err = net.manager.publish("bnpweb", &[format!("[::1]:{held}:8080").parse().unwrap()]).unwrap_err();
+    assert!(err.to_string().contains(&format!("port {held}/tcp is already in use on ::1")), "{err}");
+    let err = net.manager.publish("bnpnbr", &[format!("[::]:{both}:8080").parse().unwrap()]).unwrap_err();
+    assert!(err.to_string().contains("published by container bnpweb"), "{err}");
+    let err = net.manager.publish("bnpold", &["[::1]::80".parse().unwrap()]).unwrap_err();
+    assert!(matches!(err, NetworkError::NoIpv6ToPublish { .. }), "{err}");
+    assert_eq!(net.manager.publish("bnpold", &["80".parse().unwrap()]).unwrap().len(), 1, "IPv4 only without IPv6");
+    drop(holder);
+    let _ = old;
+
+    // Stopping frees every port, the proxied ones too.
+    net.manager.deactivate("bnpweb").unwrap();
+    assert!(http_get(SocketAddr::from((Ipv6Addr::LOCALHOST, lo))).is_err());
+    assert!(http_get(SocketAddr::from((Ipv6Addr::LOCALHOST, both))).is_err());
+    std::net::TcpListener::bind(("::1", lo)).expect("the proxy let go of the port");
+    assert!(!net.nft_list().contains(&format!("{both} :")), "no DNAT left");
+}
+
+#[test]
+fn recovery_rebuilds_ipv6_ports_and_proxies_and_removes_ipv6_leftovers() {
+    let net = Net::new("bnq", 17, vec![]);
+    let six = net.create_with(dual_stack("keep6"));
+    let web = net.container("bnqweb", &[(&six, opts("web"))]);
+    web.sandbox.serve_http(web.ip6(), 8080, "still here over ipv6");
+    let (lo, all) = (free_port_run(1), free_port_run(1));
+    let mappings = [format!("[::1]:{lo}:8080").parse().unwrap(), format!("[::]:{all}:8080").parse().unwrap()];
+    net.manager.publish("bnqweb", &mappings).unwrap();
+    let gateway6 = six.ipv6.unwrap().gateway;
+    let lo_addr = SocketAddr::from((Ipv6Addr::LOCALHOST, lo));
+    let all_addr = SocketAddr::from((gateway6, all));
+    assert_eq!(http_get(lo_addr).as_deref(), Ok("still here over ipv6"));
+
+    // A crash: the DNS and proxy process dies, the firewall table is lost, and
+    // a half-made bridge with an IPv6 address (and its route) is left behind.
+    let pid = std::fs::read_to_string(net.scratch().join("run/dns/server.pid")).unwrap();
+    assert!(Command::new("kill").args(["-KILL", pid.trim()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{}", pid.trim())).exists() {
+        assert!(Instant::now() < deadline, "the DNS server {pid} did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(Command::new("nft").args(["delete", "table", "inet", "bnq"]).status().unwrap().success());
+    ip(&["link", "add", "bnq99", "type", "bridge"]);
+    ip(&["link", "set", "bnq99", "alias", "berth:bnq:network:vanished"]);
+    ip(&["-6", "addr", "add", "fd90:11:99::1/64", "dev", "bnq99", "nodad"]);
+    ip(&["link", "set", "bnq99", "up"]);
+    assert!(http_get(lo_addr).is_err() && http_get(all_addr).is_err(), "nothing serves the ports now");
+
+    let live = HashSet::from(["bnqweb".to_string()]);
+    let report = net.manager.recover(Some(&live)).unwrap();
+    assert_eq!(report.removed_links, vec!["bnq99".to_string()]);
+    assert_eq!(http_get(lo_addr).as_deref(), Ok("still here over ipv6"), "the proxy is back");
+    assert_eq!(http_get(all_addr).as_deref(), Ok("still here over ipv6"), "the IPv6 DNAT is back");
+    let client = net.container("bnqcli", &[(&six, opts("client"))]);
+    assert!(ping6(&client, "web"), "names resolve over IPv6 again");
 }

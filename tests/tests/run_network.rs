@@ -204,3 +204,91 @@ fn names_aliases_and_links_resolve() {
     world.ok(&["network", "rm", "appnet", "othernet"]);
     assert!(world.veths().is_empty(), "veths left: {:?}", world.veths());
 }
+
+#[test]
+fn ipv6_networks_serve_names_ports_and_inspect_as_docker() {
+    let world = World::new("rn3guard");
+    world.ok(&["network", "create", "--ipv6", "v6net"]);
+    let network: serde_json::Value = serde_json::from_str(&world.ok(&["network", "inspect", "v6net"])).unwrap();
+    assert_eq!(network[0]["EnableIPv6"], true, "{network}");
+    let subnet6 = network[0]["IPAM"]["Config"][1]["Subnet"].as_str().unwrap().to_string();
+    let gateway6 = network[0]["IPAM"]["Config"][1]["Gateway"].as_str().unwrap().to_string();
+    // A fixed address in the pool's first /64 (`--ip6`).
+    let fixed = subnet6.replace("::/64", "::10");
+    let (lo, both) = (free_port(), free_port());
+    let on_loopback = format!("[::1]:{lo}:80");
+    let everywhere = format!("{both}:80");
+    world.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "v6net",
+        "--ip6",
+        &fixed,
+        "-p",
+        &on_loopback,
+        "-p",
+        &everywhere,
+        "busybox",
+        "sh",
+        "-c",
+        &serve("from-web6"),
+    ]);
+    assert_eq!(fetch(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, lo))), "from-web6\n");
+    assert_eq!(fetch(SocketAddr::from(([127, 0, 0, 1], both))), "from-web6\n");
+    assert_eq!(fetch(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, both))), "from-web6\n");
+    let ports = world.ok(&["port", "web", "80"]);
+    let mut shown: Vec<&str> = ports.lines().collect();
+    shown.sort_unstable();
+    let mut expected = [format!("0.0.0.0:{both}"), format!("[::1]:{lo}"), format!("[::]:{both}")];
+    expected.sort_unstable();
+    assert_eq!(shown, expected, "{ports}");
+
+    // inspect: the network's name as NetworkMode, both families per network.
+    let inspected: serde_json::Value = serde_json::from_str(&world.ok(&["inspect", "web"])).unwrap();
+    assert_eq!(inspected[0]["HostConfig"]["NetworkMode"], "v6net");
+    let endpoint = &inspected[0]["NetworkSettings"]["Networks"]["v6net"];
+    assert_eq!(endpoint["GlobalIPv6Address"], fixed.as_str(), "{endpoint}");
+    assert_eq!(endpoint["GlobalIPv6PrefixLen"], 64);
+    assert_eq!(endpoint["IPv6Gateway"], gateway6.as_str());
+    let bindings = inspected[0]["NetworkSettings"]["Ports"]["80/tcp"].as_array().unwrap();
+    assert!(bindings.contains(&serde_json::json!({ "HostIp": "::1", "HostPort": lo.to_string() })), "{bindings:?}");
+    let format = world.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "web"]);
+    assert_eq!(format, "v6net\n");
+
+    // Other containers on the network find web by name over IPv6 (AAAA, ping -6).
+    let lookup = world.ok(&["run", "--rm", "--network", "v6net", "busybox", "nslookup", "-type=AAAA", "web"]);
+    assert!(lookup.contains(&fixed), "{lookup}");
+    let (code, _, stderr) =
+        world.run(&["run", "--rm", "--network", "v6net", "busybox", "ping", "-6", "-c", "1", "web"]);
+    assert_eq!(code, 0, "ping -6 web: {stderr}");
+    let hosts = world.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.lines().any(|l| l.starts_with(&format!("{fixed}\t"))), "{hosts}");
+
+    // The default bridge and `none` are named as Docker names them.
+    world.ok(&["create", "--name", "plain", "busybox", "true"]);
+    world.ok(&["create", "--name", "alone", "--network", "none", "busybox", "true"]);
+    assert_eq!(world.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "plain"]), "bridge\n");
+    assert_eq!(world.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "alone"]), "none\n");
+    let plain: serde_json::Value = serde_json::from_str(&world.ok(&["inspect", "plain"])).unwrap();
+    assert_eq!(plain[0]["NetworkSettings"]["Networks"]["bridge"]["GlobalIPv6Address"], "");
+
+    // `network connect --ip6` gives a fixed address on another IPv6 network.
+    world.ok(&["network", "create", "--ipv6", "--subnet", "fd91:77:1::/64", "v6b"]);
+    world.ok(&["network", "connect", "--ip6", "fd91:77:1::77", "v6b", "plain"]);
+    let connected: serde_json::Value = serde_json::from_str(&world.ok(&["inspect", "plain"])).unwrap();
+    assert_eq!(connected[0]["NetworkSettings"]["Networks"]["v6b"]["GlobalIPv6Address"], "fd91:77:1::77");
+    assert_eq!(connected[0]["HostConfig"]["NetworkMode"], "bridge", "the first network stays the mode");
+
+    // --ip6 on a network without IPv6 is a clear error.
+    let (code, _, stderr) = world.run(&["create", "--ip6", &fixed, "busybox", "true"]);
+    assert_eq!(code, 125, "{stderr}");
+    assert!(stderr.contains("network bridge has no IPv6"), "{stderr}");
+
+    world.ok(&["rm", "-f", "web", "plain", "alone"]);
+    assert!(http_get(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, lo))).is_err(), "the proxy let go");
+    world.ok(&["network", "rm", "v6net", "v6b"]);
+    assert!(world.veths().is_empty(), "veths left: {:?}", world.veths());
+}

@@ -69,7 +69,7 @@ impl DnsControl {
 
     /// Starts a server (none answered) and waits until it answers.
     fn start(&self) -> Result<(), DnsControlError> {
-        if files::network_ids(&self.dir)?.is_empty() {
+        if files::network_ids(&self.dir)?.is_empty() && files::load_proxies(&self.dir)?.is_empty() {
             return Ok(());
         }
         let deadline = Instant::now() + START_TIMEOUT;

@@ -1,15 +1,17 @@
 //! The DNS server's input: files under `<run>/dns/` that the manager writes
-//! atomically (temp file + rename) and the server reads whole on every reload.
+//! atomically (temp file + rename) and the server reads whole on every reload:
+//! the config, a file per network, and the ports it proxies on IPv6 loopback.
 //! They can be rebuilt from the database at any time (recovery does), so they
 //! live in the run directory, not the state root.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ContainerLink;
+use crate::ports::Protocol;
 
 /// `<dir>/config.json`: what is common to every network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub(crate) struct NetworkFile {
     pub id: String,
     pub name: String,
     pub subnet: Ipv4Net,
+    /// With IPv6: addresses in it are this network's (PTR answers or NXDOMAIN).
+    #[serde(default)]
+    pub subnet6: Option<Ipv6Net>,
     pub gateway: Ipv4Addr,
     /// `--internal`: its containers' queries never go upstream (a DNS query is
     /// a way out too: CVE-2024-29018).
@@ -37,6 +42,9 @@ pub(crate) struct NetworkFile {
 pub(crate) struct ContainerEntry {
     pub id: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address on a network with IPv6: the AAAA answer.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
     /// The container name first (the PTR answer), then hostname and aliases.
     pub names: Vec<String>,
     pub links: Vec<ContainerLink>,
@@ -62,6 +70,22 @@ pub(crate) fn networks_dir(dir: &Path) -> PathBuf {
     dir.join("networks")
 }
 
+/// `<dir>/proxies.json`: the ports published on IPv6 loopback, which the
+/// kernel cannot DNAT (it drops ::1 traffic on any interface but lo): the
+/// server listens on [::1]:port and relays to the container.
+pub(crate) fn proxies_path(dir: &Path) -> PathBuf {
+    dir.join("proxies.json")
+}
+
+/// One port the server proxies from [::1]:port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Proxy {
+    pub protocol: Protocol,
+    pub port: u16,
+    /// The container's address and port.
+    pub target: SocketAddr,
+}
+
 /// Temp file and rename: the server sees the old file or the new one. No fsync:
 /// the run directory does not survive a reboot, and recovery rewrites it.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DnsFileError> {
@@ -84,6 +108,18 @@ pub(crate) fn write_config(dir: &Path, config: &ServerConfig) -> Result<(), DnsF
 
 pub(crate) fn write_network(dir: &Path, file: &NetworkFile) -> Result<(), DnsFileError> {
     write_json(&networks_dir(dir).join(format!("{}.json", file.id)), file)
+}
+
+pub(crate) fn write_proxies(dir: &Path, proxies: &[Proxy]) -> Result<(), DnsFileError> {
+    write_json(&proxies_path(dir), &proxies)
+}
+
+/// The proxies to run; none when the file is absent.
+pub(crate) fn load_proxies(dir: &Path) -> Result<Vec<Proxy>, DnsFileError> {
+    match read_json(&proxies_path(dir)) {
+        Err(DnsFileError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 pub(crate) fn remove_network(dir: &Path, id: &str) -> Result<(), DnsFileError> {
@@ -157,11 +193,13 @@ mod tests {
             id: "n1".into(),
             name: "front".into(),
             subnet: "10.89.1.0/24".parse().unwrap(),
+            subnet6: Some("fd89:1::/64".parse().unwrap()),
             gateway: "10.89.1.1".parse().unwrap(),
             internal: false,
             containers: vec![ContainerEntry {
                 id: "c1".into(),
                 ip: "10.89.1.2".parse().unwrap(),
+                ip6: Some("fd89:1::2".parse().unwrap()),
                 names: vec!["web-1".into(), "web".into()],
                 links: vec![],
                 upstreams: vec![],
@@ -173,6 +211,17 @@ mod tests {
         remove_network(dir.path(), "n1").unwrap();
         assert_eq!(load(dir.path()).unwrap(), (config, vec![]));
         assert_eq!(std::fs::read_dir(networks_dir(dir.path())).unwrap().count(), 0, "no temp files left");
+        assert_eq!(load_proxies(dir.path()).unwrap(), vec![], "no file, no proxies");
+        let proxies = [Proxy { protocol: Protocol::Udp, port: 5353, target: "[fd89:1::2]:53".parse().unwrap() }];
+        write_proxies(dir.path(), &proxies).unwrap();
+        assert_eq!(load_proxies(dir.path()).unwrap(), proxies);
+    }
+
+    #[test]
+    fn files_of_an_earlier_berth_without_ipv6_still_load() {
+        let text = r#"{"id":"n","name":"n","subnet":"10.89.1.0/24","gateway":"10.89.1.1","containers":[{"id":"c","ip":"10.89.1.2","names":["c"],"links":[],"upstreams":[]}]}"#;
+        let file: NetworkFile = serde_json::from_str(text).unwrap();
+        assert_eq!((file.subnet6, file.containers[0].ip6), (None, None));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod control;
 mod files;
 mod forward;
+mod proxy;
 mod resolve;
 mod server;
 
@@ -23,7 +24,8 @@ pub use control::DnsControlError;
 pub(crate) use control::{DnsControl, PendingReload};
 pub use files::DnsFileError;
 pub(crate) use files::{
-    ContainerEntry, NetworkFile, ServerConfig, network_ids, remove_network, write_config, write_network,
+    ContainerEntry, NetworkFile, Proxy, ServerConfig, network_ids, remove_network, write_config, write_network,
+    write_proxies,
 };
 pub use server::ServeError;
 

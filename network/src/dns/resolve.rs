@@ -3,24 +3,25 @@
 //! asks: a container sees the names of the networks it is on, like aardvark-dns.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 use super::files::{NetworkFile, ServerConfig};
 
 #[derive(Debug)]
 struct NetTable {
-    subnet: Ipv4Net,
+    /// The IPv4 subnet, and the IPv6 one on a network with IPv6.
+    subnets: Vec<IpNet>,
     internal: bool,
-    /// Lower-case name -> addresses, in the order containers joined.
-    names: HashMap<String, Vec<Ipv4Addr>>,
+    /// Lower-case name -> addresses of both families, in the order containers joined.
+    names: HashMap<String, Vec<IpAddr>>,
     /// Address -> the container's name (the PTR answer).
-    ptr: HashMap<Ipv4Addr, String>,
+    ptr: HashMap<IpAddr, String>,
 }
 
 #[derive(Debug, Default)]
@@ -38,7 +39,7 @@ pub(crate) struct Table {
     upstreams: Vec<SocketAddr>,
     networks: Vec<NetTable>,
     by_gateway: HashMap<Ipv4Addr, usize>,
-    requesters: HashMap<Ipv4Addr, usize>,
+    requesters: HashMap<IpAddr, usize>,
     containers: Vec<Requester>,
     rotation: AtomicUsize,
 }
@@ -78,17 +79,23 @@ impl Table {
         let mut container_index: HashMap<&str, usize> = HashMap::new();
         for file in files {
             let network = table.networks.len();
-            let mut net =
-                NetTable { subnet: file.subnet, internal: file.internal, names: HashMap::new(), ptr: HashMap::new() };
+            let subnets = std::iter::once(IpNet::V4(file.subnet)).chain(file.subnet6.map(IpNet::V6)).collect();
+            let mut net = NetTable { subnets, internal: file.internal, names: HashMap::new(), ptr: HashMap::new() };
             for entry in &file.containers {
+                let addresses: Vec<IpAddr> =
+                    std::iter::once(IpAddr::V4(entry.ip)).chain(entry.ip6.map(IpAddr::V6)).collect();
                 for name in &entry.names {
                     let ips = net.names.entry(name.to_ascii_lowercase()).or_default();
-                    if !ips.contains(&entry.ip) {
-                        ips.push(entry.ip);
+                    for ip in &addresses {
+                        if !ips.contains(ip) {
+                            ips.push(*ip);
+                        }
                     }
                 }
                 if let Some(first) = entry.names.first() {
-                    net.ptr.insert(entry.ip, first.clone());
+                    for ip in &addresses {
+                        net.ptr.insert(*ip, first.clone());
+                    }
                 }
                 let index = *container_index.entry(entry.id.as_str()).or_insert_with(|| {
                     table.containers.push(Requester::default());
@@ -102,7 +109,9 @@ impl Table {
                 if requester.upstreams.is_empty() {
                     requester.upstreams.clone_from(&entry.upstreams);
                 }
-                table.requesters.insert(entry.ip, index);
+                for ip in addresses {
+                    table.requesters.insert(ip, index);
+                }
             }
             table.by_gateway.insert(file.gateway, network);
             table.networks.push(net);
@@ -118,10 +127,7 @@ impl Table {
     /// The networks whose names `source` may see: its own, or (for a client that
     /// is not a container, such as the host) the network whose gateway it asked.
     fn scope(&self, source: IpAddr, gateway: Ipv4Addr) -> (Vec<usize>, Option<&Requester>) {
-        let requester = match source {
-            IpAddr::V4(ip) => self.requesters.get(&ip).map(|i| &self.containers[*i]),
-            IpAddr::V6(_) => None,
-        };
+        let requester = self.requesters.get(&source).map(|i| &self.containers[*i]);
         match requester {
             Some(r) => (r.networks.clone(), Some(r)),
             None => (self.by_gateway.get(&gateway).copied().into_iter().collect(), None),
@@ -177,7 +183,8 @@ impl Table {
         }
     }
 
-    /// A, AAAA and the rest for container names. `None`: not ours, forward it.
+    /// A and AAAA for container names (NODATA for the other types, and for
+    /// AAAA of a container without IPv6). `None`: not ours, forward it.
     fn forward_name(
         &self,
         qname: &str,
@@ -192,28 +199,40 @@ impl Table {
             _ => (qname, false),
         };
         let label = requester.and_then(|r| r.links.get(label)).map_or(label, String::as_str);
-        let mut ips: Vec<Ipv4Addr> = Vec::new();
+        let mut known = false;
+        let mut ips: Vec<IpAddr> = Vec::new();
         for network in scope {
             for ip in self.networks[*network].names.get(label).into_iter().flatten() {
-                if !ips.contains(ip) {
+                known = true;
+                let wanted = match qtype {
+                    RecordType::A => ip.is_ipv4(),
+                    RecordType::AAAA => ip.is_ipv6(),
+                    RecordType::ANY => true,
+                    _ => false,
+                };
+                if wanted && !ips.contains(ip) {
                     ips.push(*ip);
                 }
             }
         }
-        if ips.is_empty() {
+        if !known {
             // Unknown names of our domain, and bare names, stop here: no upstream knows them.
             return (in_domain || !label.contains('.')).then_some((ResponseCode::NXDomain, Vec::new()));
         }
-        if !matches!(qtype, RecordType::A | RecordType::ANY) {
-            // The name exists but has no records of this type (no IPv6 yet): NODATA.
+        if ips.is_empty() {
+            // The name exists but has no records of this type: NODATA.
             return Some((ResponseCode::NoError, Vec::new()));
         }
         // Round-robin: every answer starts one further along the list.
         let start = self.rotation.fetch_add(1, Ordering::Relaxed) % ips.len();
         ips.rotate_left(start);
+        let record = |ip| match ip {
+            IpAddr::V4(ip) => RData::A(A(ip)),
+            IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
+        };
         Some((
             ResponseCode::NoError,
-            ips.into_iter().map(|ip| Record::from_rdata(owner.clone(), 0, RData::A(A(ip)))).collect(),
+            ips.into_iter().map(|ip| Record::from_rdata(owner.clone(), 0, record(ip))).collect(),
         ))
     }
 
@@ -229,19 +248,34 @@ impl Table {
                 ));
             }
         }
-        self.networks.iter().any(|n| n.subnet.contains(&ip)).then_some((ResponseCode::NXDomain, Vec::new()))
+        let ours = self.networks.iter().any(|n| n.subnets.iter().any(|s| s.contains(&ip)));
+        ours.then_some((ResponseCode::NXDomain, Vec::new()))
     }
 }
 
-/// `4.3.2.1.in-addr.arpa` -> 1.2.3.4.
-fn parse_reverse(qname: &str) -> Option<Ipv4Addr> {
-    let digits = qname.strip_suffix(".in-addr.arpa")?;
-    let mut octets = digits.split('.').map(|o| o.parse::<u8>().ok()).collect::<Option<Vec<u8>>>()?;
-    if octets.len() != 4 {
-        return None;
+/// `4.3.2.1.in-addr.arpa` -> 1.2.3.4; `b.a.9.8.[...].ip6.arpa` (32 nibbles,
+/// lowest first) -> the IPv6 address.
+fn parse_reverse(qname: &str) -> Option<IpAddr> {
+    if let Some(digits) = qname.strip_suffix(".in-addr.arpa") {
+        let mut octets = digits.split('.').map(|o| o.parse::<u8>().ok()).collect::<Option<Vec<u8>>>()?;
+        if octets.len() != 4 {
+            return None;
+        }
+        octets.reverse();
+        return Some(IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3])));
     }
-    octets.reverse();
-    Some(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
+    let nibbles = qname.strip_suffix(".ip6.arpa")?;
+    let mut value: u128 = 0;
+    let mut count = 0;
+    for nibble in nibbles.split('.').rev() {
+        let digit = match nibble.as_bytes() {
+            [c] => char::from(*c).to_digit(16)?,
+            _ => return None,
+        };
+        value = (value << 4) | u128::from(digit);
+        count += 1;
+    }
+    (count == 32).then(|| IpAddr::V6(Ipv6Addr::from(value)))
 }
 
 fn reply(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Vec<u8> {
@@ -273,6 +307,7 @@ mod tests {
         ContainerEntry {
             id: id.into(),
             ip: ip.parse().unwrap(),
+            ip6: None,
             names: names.iter().map(|n| n.to_string()).collect(),
             links: vec![],
             upstreams: vec![],
@@ -289,6 +324,7 @@ mod tests {
             id: "front".into(),
             name: "front".into(),
             subnet: "10.89.1.0/24".parse().unwrap(),
+            subnet6: None,
             gateway: "10.89.1.1".parse().unwrap(),
             internal: false,
             containers: vec![
@@ -302,6 +338,7 @@ mod tests {
             id: "back".into(),
             name: "back".into(),
             subnet: "10.89.2.0/24".parse().unwrap(),
+            subnet6: None,
             gateway: "10.89.2.1".parse().unwrap(),
             internal: false,
             containers: vec![entry("secret", "10.89.2.2", &["secret"]), both.clone()],
@@ -348,6 +385,66 @@ mod tests {
             answer(ask(&t, "10.89.1.10", "10.89.1.1", "web-1.", RecordType::AAAA)),
             (ResponseCode::NoError, vec![])
         );
+    }
+
+    /// A network with IPv6: `web` has both families, `old` only IPv4.
+    fn dual_stack() -> Table {
+        let config = ServerConfig { domain: "berth.internal".into(), upstreams: vec!["127.0.0.9:53".parse().unwrap()] };
+        let mut web = entry("web1", "10.89.6.2", &["web-1", "web"]);
+        web.ip6 = Some("fd89:6::2".parse().unwrap());
+        let mut web2 = entry("web2", "10.89.6.3", &["web-2", "web"]);
+        web2.ip6 = Some("fd89:6::3".parse().unwrap());
+        let mut client = entry("client", "10.89.6.10", &["client"]);
+        client.ip6 = Some("fd89:6::a".parse().unwrap());
+        client.links.push(ContainerLink { name: "web-1".into(), alias: "front".into() });
+        let file = NetworkFile {
+            id: "dual".into(),
+            name: "dual".into(),
+            subnet: "10.89.6.0/24".parse().unwrap(),
+            subnet6: Some("fd89:6::/64".parse().unwrap()),
+            gateway: "10.89.6.1".parse().unwrap(),
+            internal: false,
+            containers: vec![web, web2, client, entry("old", "10.89.6.4", &["old"])],
+        };
+        Table::new(&config, &[file])
+    }
+
+    #[test]
+    fn aaaa_answers_for_names_aliases_replicas_and_links() {
+        let t = dual_stack();
+        let ask6 = |from: &str, name| answer(ask(&t, from, "10.89.6.1", name, RecordType::AAAA));
+        assert_eq!(ask6("10.89.6.10", "web-1."), (ResponseCode::NoError, vec!["fd89:6::2".into()]));
+        assert_eq!(ask6("10.89.6.10", "web-1.berth.internal."), (ResponseCode::NoError, vec!["fd89:6::2".into()]));
+        let (code, mut replicas) = ask6("10.89.6.10", "web.");
+        replicas.sort();
+        assert_eq!((code, replicas), (ResponseCode::NoError, vec!["fd89:6::2".into(), "fd89:6::3".into()]));
+        assert_eq!(ask6("10.89.6.10", "front."), (ResponseCode::NoError, vec!["fd89:6::2".into()]), "link alias");
+        // A stays IPv4 only; a container without IPv6 has no AAAA (NODATA, not NXDOMAIN).
+        assert_eq!(
+            answer(ask(&t, "10.89.6.10", "10.89.6.1", "web-1.", RecordType::A)),
+            (ResponseCode::NoError, vec!["10.89.6.2".into()])
+        );
+        assert_eq!(ask6("10.89.6.10", "old."), (ResponseCode::NoError, vec![]));
+        assert_eq!(ask6("10.89.6.10", "nope.").0, ResponseCode::NXDomain);
+        // A container asking from its IPv6 address is known by it too (its link applies).
+        assert_eq!(ask6("fd89:6::a", "front."), (ResponseCode::NoError, vec!["fd89:6::2".into()]));
+    }
+
+    #[test]
+    fn ipv6_reverse_lookups() {
+        let t = dual_stack();
+        let ptr = |name: &str| answer(ask(&t, "10.89.6.10", "10.89.6.1", name, RecordType::PTR));
+        let nibbles = |ip: &str| {
+            let hex: String = ip.parse::<Ipv6Addr>().unwrap().octets().iter().map(|b| format!("{b:02x}")).collect();
+            let reversed: Vec<String> = hex.chars().rev().map(String::from).collect();
+            format!("{}.ip6.arpa.", reversed.join("."))
+        };
+        assert_eq!(ptr(&nibbles("fd89:6::3")), (ResponseCode::NoError, vec!["web-2.berth.internal.".into()]));
+        assert_eq!(ptr(&nibbles("fd89:6::99")).0, ResponseCode::NXDomain, "ours, but nobody's");
+        let outside = ask(&t, "10.89.6.10", "10.89.6.1", &nibbles("2001:db8::1"), RecordType::PTR);
+        assert_eq!(outside, Outcome::Forward(vec!["127.0.0.9:53".parse().unwrap()]));
+        assert_eq!(parse_reverse("1.0.ip6.arpa"), None, "too few nibbles");
+        assert_eq!(parse_reverse(&nibbles("fd89::1").replace(".ip6.arpa.", ".ip6.arpa").replacen('1', "g", 1)), None);
     }
 
     #[test]
@@ -403,6 +500,7 @@ mod tests {
             id: "sealed".into(),
             name: "sealed".into(),
             subnet: "10.89.3.0/24".parse().unwrap(),
+            subnet6: None,
             gateway: "10.89.3.1".parse().unwrap(),
             internal: true,
             containers: vec![entry("in", "10.89.3.2", &["in"]), entry("peer", "10.89.3.3", &["peer"])],
@@ -420,6 +518,7 @@ mod tests {
             id: "big".into(),
             name: "big".into(),
             subnet: "10.89.4.0/24".parse().unwrap(),
+            subnet6: None,
             gateway: "10.89.4.1".parse().unwrap(),
             internal: false,
             containers: replicas,

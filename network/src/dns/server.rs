@@ -1,8 +1,9 @@
 //! The DNS server process: one per run directory, serving every network's
-//! gateway on port 53. It outlives the CLI and the daemon (containers keep
-//! resolving while berth restarts), takes its table from the files under its
+//! gateway on port 53, and the ports published on IPv6 loopback (`proxy`). It
+//! outlives the CLI and the daemon (containers keep resolving, and stay
+//! reachable, while berth restarts), takes its table from the files under its
 //! directory, and swaps the table whole on reload (control socket or SIGHUP).
-//! It exits when no network is left.
+//! It exits when no network and no proxied port is left.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -18,8 +19,9 @@ use tokio::net::{TcpListener, UdpSocket, UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::AbortHandle;
 
-use super::files::{self, DnsFileError, NetworkFile, ServerConfig};
+use super::files::{self, DnsFileError, NetworkFile, Proxy, ServerConfig};
 use super::forward;
+use super::proxy::Running;
 use super::resolve::{Outcome, Table, Transport};
 
 #[derive(Debug, thiserror::Error)]
@@ -114,12 +116,12 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
         source,
     })?;
 
-    let mut state = State::load(dir)?;
+    let mut state = State::load(dir).await?;
     tracing::info!(dir = %dir.display(), gateways = state.listeners.len(), "DNS server started");
     let mut watchdog = tokio::time::interval(ORPHAN_CHECK);
     loop {
-        if state.table.load().gateways().next().is_none() {
-            tracing::info!("no network left; the DNS server stops");
+        if state.table.load().gateways().next().is_none() && state.proxies.is_empty() {
+            tracing::info!("no network and no proxied port left; the DNS server stops");
             return Ok(());
         }
         tokio::select! {
@@ -130,8 +132,8 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
                 }
             }
             _ = hangup.recv() => {
-                if let Err(e) = state.reload_all() {
-                    tracing::warn!(error = %e, "reload on SIGHUP failed; the old table stays");
+                if let Err(e) = state.reload_all().await {
+                    tracing::warn!(error = %e, "reload on SIGHUP failed");
                 }
             }
             _ = terminate.recv() => return Ok(()),
@@ -145,7 +147,7 @@ async fn serve(dir: &Path) -> Result<(), ServeError> {
     }
 }
 
-/// The files as last read, the table made from them, and the listeners.
+/// The files as last read, the table made from them, the listeners and the proxies.
 #[derive(Debug)]
 struct State {
     dir: PathBuf,
@@ -153,6 +155,7 @@ struct State {
     files: BTreeMap<String, NetworkFile>,
     table: Arc<ArcSwap<Table>>,
     listeners: HashMap<Ipv4Addr, Listener>,
+    proxies: HashMap<Proxy, Running>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -162,12 +165,16 @@ enum Command {
 }
 
 impl State {
-    fn load(dir: &Path) -> Result<Self, DnsFileError> {
+    async fn load(dir: &Path) -> Result<Self, DnsFileError> {
         let (config, networks) = files::load(dir)?;
         let files = networks.into_iter().map(|f| (f.id.clone(), f)).collect();
         let table = Arc::new(ArcSwap::from_pointee(Table::new(&config, &[])));
-        let mut state = State { dir: dir.to_path_buf(), config, files, table, listeners: HashMap::new() };
+        let mut state =
+            State { dir: dir.to_path_buf(), config, files, table, listeners: HashMap::new(), proxies: HashMap::new() };
         state.publish();
+        if let Err(e) = state.reconcile_proxies().await {
+            tracing::warn!(error = %e, "some published ports cannot be proxied");
+        }
         Ok(state)
     }
 
@@ -178,17 +185,43 @@ impl State {
         reconcile(&self.table, &mut self.listeners);
     }
 
-    fn reload_all(&mut self) -> Result<(), DnsFileError> {
-        let (config, networks) = files::load(&self.dir)?;
+    /// Proxies exactly the ports of the proxies file: the ones gone are closed
+    /// first (their ports may be the new ones'). A port that cannot be bound is
+    /// an error for the manager, which then undoes the publishing.
+    async fn reconcile_proxies(&mut self) -> Result<(), String> {
+        let wanted = files::load_proxies(&self.dir).map_err(|e| e.to_string())?;
+        let gone: Vec<Proxy> = self.proxies.keys().filter(|p| !wanted.contains(p)).copied().collect();
+        for proxy in gone {
+            if let Some(running) = self.proxies.remove(&proxy) {
+                running.stop().await;
+            }
+        }
+        let mut failed = Vec::new();
+        for proxy in wanted {
+            if self.proxies.contains_key(&proxy) {
+                continue;
+            }
+            match Running::start(proxy) {
+                Ok(running) => {
+                    self.proxies.insert(proxy, running);
+                }
+                Err(e) => failed.push(format!("cannot listen on [::1]:{}/{}: {e}", proxy.port, proxy.protocol)),
+            }
+        }
+        if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+    }
+
+    async fn reload_all(&mut self) -> Result<(), String> {
+        let (config, networks) = files::load(&self.dir).map_err(|e| e.to_string())?;
         self.config = config;
         self.files = networks.into_iter().map(|f| (f.id.clone(), f)).collect();
         self.publish();
-        Ok(())
+        self.reconcile_proxies().await
     }
 
-    /// Re-reads the config (small; the host's resolvers may have changed) and
-    /// only the network files of `ids` (what one change touched).
-    fn reload_networks(&mut self, ids: &[&str]) -> Result<(), String> {
+    /// Re-reads the config (small; the host's resolvers may have changed), the
+    /// proxies and only the network files of `ids` (what one change touched).
+    async fn reload_networks(&mut self, ids: &[&str]) -> Result<(), String> {
         if let Some(bad) = ids.iter().find(|id| !id.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(format!("{bad:?} is not a network id"));
         }
@@ -200,7 +233,7 @@ impl State {
             };
         }
         self.publish();
-        Ok(())
+        self.reconcile_proxies().await
     }
 
     /// One line in, one line out: `reload [NETWORK-ID...]` -> `ok` (the table
@@ -212,8 +245,8 @@ impl State {
         let read = tokio::time::timeout(Duration::from_secs(2), BufReader::new(read).read_line(&mut line)).await;
         let words: Vec<&str> = line.split_whitespace().collect();
         let (result, command) = match (read, words.as_slice()) {
-            (Ok(Ok(_)), ["reload"]) => (self.reload_all().map_err(|e| e.to_string()), Command::Continue),
-            (Ok(Ok(_)), ["reload", ids @ ..]) => (self.reload_networks(ids), Command::Continue),
+            (Ok(Ok(_)), ["reload"]) => (self.reload_all().await, Command::Continue),
+            (Ok(Ok(_)), ["reload", ids @ ..]) => (self.reload_networks(ids).await, Command::Continue),
             (Ok(Ok(_)), ["stop"]) => (Ok(()), Command::Stop),
             _ => (Err(format!("unknown command {:?}", line.trim())), Command::Continue),
         };

@@ -2,15 +2,18 @@
 
 use std::collections::HashSet;
 use std::fs::File;
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::Path;
+
+use ipnet::IpNet;
 
 use super::NetworkManager;
 use crate::error::NetworkError;
 use crate::model::{Attachment, ConnectOptions, Network};
 use crate::netlink::{self, Rtnl, VethSpec};
 use crate::store::{AttachmentRow, Store};
-use crate::{ids, ipam, netns};
+use crate::{ids, ipam, netns, sysctl};
 
 fn check_options(container_id: &str, options: &ConnectOptions) -> Result<(), NetworkError> {
     ids::check_container_id(container_id).map_err(NetworkError::Invalid)?;
@@ -80,12 +83,13 @@ impl NetworkManager {
             let _ = self.sync_dns(ids);
             return Err(e);
         }
-        tracing::debug!(container = container_id, network = %network.name, ip = %row.ipv4, "connected");
+        tracing::debug!(container = container_id, network = %network.name, ip = %row.ipv4, ipv6 = ?row.ipv6, "connected");
         Ok(self.attachment(&row, &network))
     }
 
-    /// The attachment row to write: the previous lease's address and interface
-    /// when there is one, otherwise `--ip` or the lowest free address.
+    /// The attachment row to write: the previous lease's addresses and
+    /// interface when there is one, otherwise `--ip`/`--ip6` or the lowest free
+    /// addresses.
     fn lease(
         &self,
         tx: &rusqlite::Transaction<'_>,
@@ -96,39 +100,51 @@ impl NetworkManager {
     ) -> Result<AttachmentRow, NetworkError> {
         let on_network = Store::network_attachments(tx, &network.id)?;
         let mine = Store::container_attachments(tx, container_id)?;
-        let (position, ipv4) = match previous {
-            Some(old) if options.ip.is_none_or(|ip| ip == old.ipv4) => (old.position, old.ipv4),
-            _ => {
-                let position = (0u32..).find(|p| mine.iter().all(|r| r.position != *p || r.network_id == network.id));
-                let position = position.expect("fewer than 2^32 attachments");
-                let others = on_network.iter().filter(|r| r.container_id != container_id);
-                let ip = match options.ip {
-                    Some(ip) => {
-                        self.check_fixed_ip(network, ip)?;
-                        if let Some(holder) = on_network.iter().find(|r| r.ipv4 == ip && r.container_id != container_id)
-                        {
-                            return Err(NetworkError::AddressTaken {
-                                ip,
-                                network: network.name.clone(),
-                                container: holder.container_name.clone(),
-                            });
-                        }
-                        ip
-                    }
-                    None => {
-                        let used: HashSet<_> = others.map(|r| r.ipv4).collect();
-                        ipam::choose_address(network.subnet, network.ip_range, network.gateway, &used)
-                            .ok_or_else(|| NetworkError::NoAddress { network: network.name.clone() })?
-                    }
+        let others: Vec<&AttachmentRow> = on_network.iter().filter(|r| r.container_id != container_id).collect();
+        let position = match previous {
+            Some(old) => old.position,
+            None => (0u32..)
+                .find(|p| mine.iter().all(|r| r.position != *p || r.network_id == network.id))
+                .expect("fewer than 2^32 attachments"),
+        };
+        let v4 = Pool {
+            subnet: IpNet::V4(network.subnet),
+            ip_range: network.ip_range.map(IpNet::V4),
+            gateway: IpAddr::V4(network.gateway),
+            taken: others.iter().map(|r| (IpAddr::V4(r.ipv4), r.container_name.as_str())).collect(),
+        };
+        let kept = previous.map(|old| IpAddr::V4(old.ipv4));
+        let IpAddr::V4(ipv4) = self.address(network, &v4, options.ip.map(IpAddr::V4), kept)? else {
+            unreachable!("an address keeps its pool's family")
+        };
+        let ipv6 = match (network.ipv6, options.ip6) {
+            (Some(v6), fixed) => {
+                let pool = Pool {
+                    subnet: IpNet::V6(v6.subnet),
+                    ip_range: v6.ip_range.map(IpNet::V6),
+                    gateway: IpAddr::V6(v6.gateway),
+                    taken: others
+                        .iter()
+                        .filter_map(|r| Some((IpAddr::V6(r.ipv6?), r.container_name.as_str())))
+                        .collect(),
                 };
-                (position, ip)
+                let kept = previous.and_then(|old| old.ipv6).map(IpAddr::V6);
+                let IpAddr::V6(ip) = self.address(network, &pool, fixed.map(IpAddr::V6), kept)? else {
+                    unreachable!("an address keeps its pool's family")
+                };
+                Some(ip)
             }
+            (None, Some(ip)) => {
+                return Err(NetworkError::NoIpv6 { network: network.name.clone(), what: format!("--ip6 {ip}") });
+            }
+            (None, None) => None,
         };
         Ok(AttachmentRow {
             container_id: container_id.to_string(),
             network_id: network.id.clone(),
             position,
             ipv4,
+            ipv6,
             container_name: options.container_name.clone(),
             hostname: options.hostname.clone(),
             aliases: options.aliases.clone(),
@@ -139,22 +155,31 @@ impl NetworkManager {
         })
     }
 
-    fn check_fixed_ip(&self, network: &Network, ip: std::net::Ipv4Addr) -> Result<(), NetworkError> {
-        let reason = if !network.subnet.contains(&ip) {
-            Some("it is outside the subnet")
-        } else if ip == network.gateway {
-            Some("it is the gateway")
-        } else if ip == network.subnet.network() || ip == network.subnet.broadcast() {
-            Some("it is the subnet's network or broadcast address")
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                Err(NetworkError::AddressOutside { ip, network: network.name.clone(), subnet: network.subnet, reason })
+    /// One family's address: the one asked for (`fixed`, checked and free),
+    /// else the one the container had (`kept`), else the lowest free one.
+    fn address(
+        &self,
+        network: &Network,
+        pool: &Pool<'_>,
+        fixed: Option<IpAddr>,
+        kept: Option<IpAddr>,
+    ) -> Result<IpAddr, NetworkError> {
+        if let Some(ip) = fixed.filter(|ip| Some(*ip) != kept) {
+            ipam::check_fixed_address(pool.subnet, pool.gateway, ip).map_err(|reason| {
+                NetworkError::AddressOutside { ip, network: network.name.clone(), subnet: pool.subnet, reason }
+            })?;
+            if let Some((_, holder)) = pool.taken.iter().find(|(taken, _)| *taken == ip) {
+                let container = holder.to_string();
+                return Err(NetworkError::AddressTaken { ip, network: network.name.clone(), container });
             }
-            None => Ok(()),
+            return Ok(ip);
         }
+        if let Some(ip) = kept {
+            return Ok(ip);
+        }
+        let used: HashSet<IpAddr> = pool.taken.iter().map(|(ip, _)| *ip).collect();
+        ipam::choose_address(pool.subnet, pool.ip_range, pool.gateway, &used)
+            .ok_or_else(|| NetworkError::NoAddress { network: network.name.clone() })
     }
 
     /// The kernel side of an attachment: the veth (peer born inside the
@@ -187,16 +212,26 @@ impl NetworkManager {
                 peer_netns: netns_file.as_fd(),
             },
         )?;
-        let (ip, prefix_len, gateway, internal) =
-            (row.ipv4, network.subnet.prefix_len(), network.gateway, network.internal);
+        let mut addresses = vec![(IpAddr::V4(row.ipv4), network.subnet.prefix_len(), IpAddr::V4(network.gateway))];
+        if let (Some(v6), Some(ip)) = (network.ipv6, row.ipv6) {
+            addresses.push((IpAddr::V6(ip), v6.subnet.prefix_len(), IpAddr::V6(v6.gateway)));
+        }
+        let internal = network.internal;
         netns::in_netns(netns_path, || -> Result<(), NetworkError> {
             let mut inside = Rtnl::open()?;
-            netlink::add_address(&mut inside, peer_index, ip, prefix_len, &interface)?;
+            // IPv6 on this interface only where the network has it.
+            sysctl::set_ipv6(&interface, addresses.len() > 1)?;
+            for (ip, prefix_len, _) in &addresses {
+                netlink::add_address(&mut inside, peer_index, *ip, *prefix_len, &interface)?;
+            }
             // Not at creation: a veth cannot be opened before its peer is linked to it (ENOTCONN).
             netlink::set_up(&mut inside, peer_index, &interface)?;
-            // The first network that leads out gets the default route; later ones do not replace it.
+            // The first network that leads out gets the default route of each
+            // of its families; later ones do not replace it.
             if !internal {
-                netlink::add_default_route(&mut inside, gateway, peer_index)?;
+                for (_, _, gateway) in &addresses {
+                    netlink::add_default_route(&mut inside, *gateway, peer_index)?;
+                }
             }
             Ok(())
         })??;
@@ -224,20 +259,28 @@ impl NetworkManager {
         row: &AttachmentRow,
     ) -> Result<(), NetworkError> {
         let mut errors = Vec::new();
+        let addresses: Vec<IpAddr> = std::iter::once(IpAddr::V4(row.ipv4)).chain(row.ipv6.map(IpAddr::V6)).collect();
         let stale_ports: Vec<_> = Store::ports(self.store.conn(), Some(&row.container_id))?
             .into_iter()
             .map(|(_, p)| p)
-            .filter(|p| p.container_ip == row.ipv4)
+            .filter(|p| addresses.contains(&p.container_ip))
             .collect();
         if let Err(e) = self.store.write(|tx| {
             Store::delete_attachment(tx, &row.container_id, &network.id)?;
-            Store::delete_ports_to(tx, &row.container_id, row.ipv4)?;
+            for ip in &addresses {
+                Store::delete_ports_to(tx, &row.container_id, *ip)?;
+            }
             Ok::<_, NetworkError>(())
         }) {
             errors.push(e);
         }
         if !stale_ports.is_empty()
             && let Err(e) = self.firewall(&self.nft.render_ports("delete", &stale_ports))
+        {
+            errors.push(e);
+        }
+        if stale_ports.iter().any(|p| p.proxied())
+            && let Err(e) = self.sync_proxies()
         {
             errors.push(e);
         }
@@ -253,4 +296,13 @@ impl NetworkManager {
         }
         NetworkError::collect(errors)
     }
+}
+
+/// One family's addresses on a network, and who holds which.
+struct Pool<'a> {
+    subnet: IpNet,
+    ip_range: Option<IpNet>,
+    gateway: IpAddr,
+    /// Other containers' addresses, with their names.
+    taken: Vec<(IpAddr, &'a str)>,
 }

@@ -1,10 +1,11 @@
-//! Bringing the DNS server's files in line with the database, then reloading it.
+//! Bringing the DNS server's files in line with the database, then reloading
+//! it: the networks' names, and the ports it proxies on IPv6 loopback.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use super::NetworkManager;
-use crate::dns::{self, ContainerEntry, NetworkFile, PendingReload};
+use crate::dns::{self, ContainerEntry, NetworkFile, PendingReload, Proxy};
 use crate::error::NetworkError;
 use crate::store::{AttachmentRow, Store};
 
@@ -26,6 +27,7 @@ fn entry(row: &AttachmentRow) -> ContainerEntry {
     ContainerEntry {
         id: row.container_id.clone(),
         ip: row.ipv4,
+        ip6: row.ipv6,
         names,
         links: row.links.clone(),
         upstreams: row.dns_servers.iter().map(|ip| SocketAddr::new(*ip, 53)).collect(),
@@ -60,6 +62,7 @@ impl NetworkManager {
                         id: network.id.clone(),
                         name: network.name.clone(),
                         subnet: network.subnet,
+                        subnet6: network.ipv6.map(|v6| v6.subnet),
                         gateway: network.gateway,
                         internal: network.internal,
                         containers,
@@ -72,13 +75,40 @@ impl NetworkManager {
         Ok(())
     }
 
-    /// Every network's file, and no file of a network that no longer exists.
+    /// Every network's file, and no file of a network that no longer exists;
+    /// the proxies as published.
     pub(super) fn sync_dns_all(&self) -> Result<(), NetworkError> {
         let mut ids: BTreeSet<String> = self.store.networks()?.into_iter().map(|n| n.id).collect();
         ids.extend(dns::network_ids(self.dns_dir())?);
         self.write_dns_files(&ids.into_iter().collect::<Vec<_>>())?;
+        self.write_proxies(self.store.conn())?;
         self.dns.reload(None)?;
         Ok(())
+    }
+
+    /// The proxies as `conn` (the database, or a transaction about to commit)
+    /// has the published ports, served before this returns.
+    pub(super) fn sync_proxies_in(&self, conn: &rusqlite::Connection) -> Result<(), NetworkError> {
+        self.write_proxies(conn)?;
+        Ok(self.dns.reload(Some(&[]))?)
+    }
+
+    pub(super) fn sync_proxies(&self) -> Result<(), NetworkError> {
+        self.sync_proxies_in(self.store.conn())
+    }
+
+    fn write_proxies(&self, conn: &rusqlite::Connection) -> Result<(), NetworkError> {
+        let proxies: Vec<Proxy> = Store::ports(conn, None)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| p.proxied())
+            .map(|p| Proxy {
+                protocol: p.protocol,
+                port: p.host_port,
+                target: SocketAddr::new(p.container_ip, p.container_port),
+            })
+            .collect();
+        Ok(dns::write_proxies(self.dns_dir(), &proxies)?)
     }
 
     /// The networks of a container, for a DNS update after it changed.
@@ -98,6 +128,7 @@ mod tests {
             network_id: "n".into(),
             position: 0,
             ipv4: "10.89.0.2".parse().unwrap(),
+            ipv6: Some("fd89::2".parse().unwrap()),
             container_name: "web-1".into(),
             hostname: Some("WEB-1".into()),
             aliases: vec!["web".into(), "web".into()],
@@ -107,6 +138,7 @@ mod tests {
         };
         let entry = entry(&row);
         assert_eq!(entry.names, vec!["web-1", "web", "0123456789ab"]);
+        assert_eq!(entry.ip6, Some("fd89::2".parse().unwrap()), "the AAAA answer");
         assert_eq!(entry.upstreams, vec!["192.0.2.53:53".parse::<SocketAddr>().unwrap()]);
     }
 }

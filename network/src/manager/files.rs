@@ -53,8 +53,8 @@ impl NetworkManager {
         Ok(resolv)
     }
 
-    /// The container's address on its first network with its hostname and
-    /// name, its links (the only way they resolve on a network without DNS),
+    /// The container's addresses on its first network (IPv4, and IPv6 where
+    /// the network has it) with its hostname and name, its links (the only way they resolve on a network without DNS),
     /// and `--add-host` entries.
     pub fn hosts_for(&self, container_id: &str, options: &HostsOptions) -> Result<String, NetworkError> {
         let rows = Store::container_attachments(self.store.conn(), container_id)?;
@@ -65,7 +65,11 @@ impl NetworkManager {
                 names.push(first.container_name.clone());
             }
             names.retain(|n| !n.is_empty());
-            entries.push((IpAddr::V4(first.ipv4), names));
+            // Both families' addresses, as Docker writes them on a network with IPv6.
+            entries.push((IpAddr::V4(first.ipv4), names.clone()));
+            if let Some(ipv6) = first.ipv6 {
+                entries.push((IpAddr::V6(ipv6), names));
+            }
         }
         for row in &rows {
             for link in &row.links {
@@ -73,9 +77,10 @@ impl NetworkManager {
                     .into_iter()
                     .find(|other| other.container_name == link.name);
                 if let Some(target) = target {
-                    let ip = IpAddr::V4(target.ipv4);
-                    if !entries.iter().any(|(have, names)| *have == ip && names.contains(&link.alias)) {
-                        entries.push((ip, vec![link.alias.clone(), link.name.clone()]));
+                    for ip in std::iter::once(IpAddr::V4(target.ipv4)).chain(target.ipv6.map(IpAddr::V6)) {
+                        if !entries.iter().any(|(have, names)| *have == ip && names.contains(&link.alias)) {
+                            entries.push((ip, vec![link.alias.clone(), link.name.clone()]));
+                        }
                     }
                 }
             }

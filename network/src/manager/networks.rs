@@ -1,11 +1,15 @@
 //! `network create | rm | ls | inspect | prune` and the default `bridge`.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ipnet::IpNet;
+
 use super::NetworkManager;
+use crate::config::IPV6_PREFIX_LEN;
 use crate::error::NetworkError;
 use crate::ipam;
-use crate::model::{DEFAULT_NETWORK, Network, NetworkDetails, NetworkSpec};
+use crate::model::{DEFAULT_NETWORK, Ipv6Subnet, Network, NetworkDetails, NetworkSpec};
 use crate::netlink::{self, Rtnl};
 use crate::nft::FwNetwork;
 use crate::store::Store;
@@ -55,45 +59,52 @@ impl NetworkManager {
             let _ = self.teardown_network(&mut rtnl, &network);
             return Err(e);
         }
-        tracing::info!(network = %network.name, bridge = %network.bridge, subnet = %network.subnet, "network created");
+        let subnet6 = network.ipv6.map(|v6| v6.subnet.to_string());
+        tracing::info!(network = %network.name, bridge = %network.bridge, subnet = %network.subnet, ?subnet6, "network created");
         Ok(network)
     }
 
-    /// Chooses the subnet, gateway and bridge name of a new network.
+    /// Chooses the subnets, gateways and bridge name of a new network.
     fn plan_network(&self, spec: &NetworkSpec, rtnl: &mut Rtnl) -> Result<Network, NetworkError> {
         let mtu = spec.mtu.unwrap_or(self.config.mtu);
         if !(576..=65535).contains(&mtu) {
             return Err(NetworkError::Invalid(format!("--opt mtu={mtu} is outside 576..65535")));
         }
-        let existing = self.store.networks()?;
-        let routes: Vec<_> = netlink::list_routes_v4(rtnl)?
-            .into_iter()
-            .filter(|r| r.destination.prefix_len() > 0)
-            .map(|r| r.destination)
-            .collect();
-        let (subnet, gateway) = match spec.subnet {
-            Some(subnet) => {
-                let gateway = ipam::check_network_addresses(subnet, spec.gateway, spec.ip_range)
-                    .map_err(NetworkError::Invalid)?;
-                if let Some(other) = existing.iter().find(|n| ipam::overlaps(n.subnet, subnet)) {
-                    let what = format!("network {} ({})", other.name, other.subnet);
-                    return Err(NetworkError::Overlap { subnet, what });
-                }
-                if let Some(route) = routes.iter().find(|r| ipam::overlaps(**r, subnet)) {
-                    return Err(NetworkError::Overlap { subnet, what: format!("the host route to {route}") });
-                }
-                (subnet, gateway)
+        if !spec.ipv6 {
+            let given = (spec.subnet6.map(|s| format!("--subnet {s}")))
+                .or_else(|| spec.gateway6.map(|g| format!("--gateway {g}")))
+                .or_else(|| spec.ip_range6.map(|r| format!("--ip-range {r}")));
+            if let Some(what) = given {
+                return Err(NetworkError::Invalid(format!("{what} is IPv6: add --ipv6 to create a network with IPv6")));
             }
-            None => {
-                if spec.gateway.is_some() || spec.ip_range.is_some() {
-                    return Err(NetworkError::Invalid("--gateway and --ip-range need --subnet".into()));
-                }
-                let taken: Vec<_> = existing.iter().map(|n| n.subnet).chain(routes.iter().copied()).collect();
-                let subnet = ipam::choose_subnet(self.config.pool, self.config.pool_prefix_len, &taken).ok_or(
-                    NetworkError::PoolExhausted { pool: self.config.pool, prefix_len: self.config.pool_prefix_len },
-                )?;
-                let gateway = ipam::check_network_addresses(subnet, None, None).map_err(NetworkError::Invalid)?;
-                (subnet, gateway)
+        }
+        let existing = self.store.networks()?;
+        let v4 = Family {
+            subnet: spec.subnet.map(IpNet::V4),
+            gateway: spec.gateway.map(IpAddr::V4),
+            ip_range: spec.ip_range.map(IpNet::V4),
+            pool: IpNet::V4(self.config.pool),
+            prefix_len: self.config.pool_prefix_len,
+            taken: existing.iter().map(|n| (n.name.as_str(), IpNet::V4(n.subnet))).collect(),
+        };
+        let (IpNet::V4(subnet), IpAddr::V4(gateway)) = self.plan_family(&v4, rtnl)? else {
+            unreachable!("a plan keeps its family")
+        };
+        let ipv6 = match spec.ipv6 {
+            false => None,
+            true => {
+                let v6 = Family {
+                    subnet: spec.subnet6.map(IpNet::V6),
+                    gateway: spec.gateway6.map(IpAddr::V6),
+                    ip_range: spec.ip_range6.map(IpNet::V6),
+                    pool: IpNet::V6(self.config.pool6),
+                    prefix_len: IPV6_PREFIX_LEN,
+                    taken: existing.iter().filter_map(|n| Some((n.name.as_str(), IpNet::V6(n.ipv6?.subnet)))).collect(),
+                };
+                let (IpNet::V6(subnet), IpAddr::V6(gateway)) = self.plan_family(&v6, rtnl)? else {
+                    unreachable!("a plan keeps its family")
+                };
+                Some(Ipv6Subnet { subnet, gateway, ip_range: spec.ip_range6 })
             }
         };
         let mut bridge = None;
@@ -117,17 +128,65 @@ impl NetworkManager {
             mtu,
             labels: spec.labels.clone(),
             created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+            ipv6,
         })
     }
 
-    /// The bridge with its gateway address, up; the host switches it needs.
+    /// One family's subnet (given, or the first free one of the pool) and
+    /// gateway, the range checked: never overlapping another network or a
+    /// route of the host.
+    fn plan_family(&self, family: &Family<'_>, rtnl: &mut Rtnl) -> Result<(IpNet, IpAddr), NetworkError> {
+        let any = match family.pool {
+            IpNet::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpNet::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let routes: Vec<IpNet> =
+            netlink::list_routes(rtnl, any)?.into_iter().filter(|r| r.prefix_len() > 0 && !is_link_local(*r)).collect();
+        match family.subnet {
+            Some(subnet) => {
+                let gateway = ipam::check_network_addresses(subnet, family.gateway, family.ip_range)
+                    .map_err(NetworkError::Invalid)?;
+                if let Some((name, other)) = family.taken.iter().find(|(_, n)| ipam::overlaps(*n, subnet)) {
+                    return Err(NetworkError::Overlap { subnet, what: format!("network {name} ({other})") });
+                }
+                if let Some(route) = routes.iter().find(|r| ipam::overlaps(**r, subnet)) {
+                    return Err(NetworkError::Overlap { subnet, what: format!("the host route to {route}") });
+                }
+                Ok((subnet, gateway))
+            }
+            None => {
+                if family.gateway.is_some() || family.ip_range.is_some() {
+                    let which = if any.is_ipv4() { "IPv4" } else { "IPv6" };
+                    return Err(NetworkError::Invalid(format!(
+                        "the {which} --gateway and --ip-range need its --subnet"
+                    )));
+                }
+                let taken: Vec<IpNet> = family.taken.iter().map(|(_, n)| *n).chain(routes).collect();
+                let subnet = ipam::choose_subnet(family.pool, family.prefix_len, &taken)
+                    .ok_or(NetworkError::PoolExhausted { pool: family.pool, prefix_len: family.prefix_len })?;
+                let gateway = ipam::check_network_addresses(subnet, None, None).map_err(NetworkError::Invalid)?;
+                Ok((subnet, gateway))
+            }
+        }
+    }
+
+    /// The bridge with its gateway addresses, up; the host switches it needs.
     fn setup_bridge(&self, rtnl: &mut Rtnl, network: &Network) -> Result<(), NetworkError> {
         let alias = ids::bridge_alias(&self.config.prefix, &network.id);
         let index = netlink::create_bridge(rtnl, &network.bridge, network.mtu, &alias)?;
-        netlink::add_address(rtnl, index, network.gateway, network.subnet.prefix_len(), &network.bridge)?;
+        let gateway = IpAddr::V4(network.gateway);
+        netlink::add_address(rtnl, index, gateway, network.subnet.prefix_len(), &network.bridge)?;
         sysctl::enable_route_localnet(&network.bridge)?;
+        if let Some(v6) = network.ipv6 {
+            // On even where the host's default turns IPv6 off for new links.
+            sysctl::set_ipv6(&network.bridge, true)?;
+            netlink::add_address(rtnl, index, IpAddr::V6(v6.gateway), v6.subnet.prefix_len(), &network.bridge)?;
+        }
         if !network.internal {
             sysctl::enable_ip_forward()?;
+            if network.ipv6.is_some() {
+                sysctl::enable_ipv6_forward()?;
+            }
         }
         netlink::set_up(rtnl, index, &network.bridge)?;
         Ok(())
@@ -230,5 +289,27 @@ impl NetworkManager {
 }
 
 pub(super) fn fw(network: &Network) -> FwNetwork {
-    FwNetwork { bridge: network.bridge.clone(), subnet: network.subnet, internal: network.internal }
+    FwNetwork {
+        bridge: network.bridge.clone(),
+        subnet: network.subnet,
+        subnet6: network.ipv6.map(|v6| v6.subnet),
+        internal: network.internal,
+    }
+}
+
+/// What one family of a new network asks for, and what is taken already.
+struct Family<'a> {
+    subnet: Option<IpNet>,
+    gateway: Option<IpAddr>,
+    ip_range: Option<IpNet>,
+    pool: IpNet,
+    prefix_len: u8,
+    /// Other networks' subnets of this family, by name.
+    taken: Vec<(&'a str, IpNet)>,
+}
+
+/// IPv6 link-local routes (fe80::/64 on every link) say nothing about which
+/// subnets are in use.
+fn is_link_local(route: IpNet) -> bool {
+    matches!(route, IpNet::V6(net) if net.network().segments()[0] & 0xffc0 == 0xfe80)
 }

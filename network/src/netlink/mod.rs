@@ -10,6 +10,6 @@ mod socket;
 
 pub(crate) use addr::add_address;
 pub(crate) use link::{LinkKind, VethSpec, create_bridge, create_veth, delete_link, link_by_name, list_links, set_up};
-pub(crate) use route::{add_default_route, list_routes_v4};
+pub(crate) use route::{add_default_route, list_routes};
 pub use socket::NetlinkError;
 pub(crate) use socket::Rtnl;

@@ -1,8 +1,8 @@
-//! IPv4 routes: the host's (so IPAM avoids them) and a container's default route.
+//! Routes: the host's (so IPAM avoids them) and a container's default routes.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -11,17 +11,18 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{NetlinkError, Rtnl};
 
-/// A route of the main table: its destination and outgoing link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RouteV4 {
-    pub destination: Ipv4Net,
-    pub oif: Option<u32>,
+fn family_of(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
 }
 
-/// The IPv4 routes of the main table.
-pub(crate) fn list_routes_v4(rtnl: &mut Rtnl) -> Result<Vec<RouteV4>, NetlinkError> {
+/// The destinations of the main table's routes of one family (`like`'s:
+/// 0.0.0.0 for IPv4, :: for IPv6), the default route included (as /0).
+pub(crate) fn list_routes(rtnl: &mut Rtnl, like: IpAddr) -> Result<Vec<IpNet>, NetlinkError> {
     let mut request = RouteMessage::default();
-    request.header.address_family = AddressFamily::Inet;
+    request.header.address_family = family_of(like);
     let replies = rtnl.dump("list routes", RouteNetlinkMessage::GetRoute(request))?;
     let mut routes = Vec::new();
     for reply in replies {
@@ -37,32 +38,40 @@ pub(crate) fn list_routes_v4(rtnl: &mut Rtnl) -> Result<Vec<RouteV4>, NetlinkErr
         if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
             continue;
         }
-        let mut destination = Ipv4Addr::UNSPECIFIED;
-        let mut oif = None;
-        for attribute in &message.attributes {
-            match attribute {
-                RouteAttribute::Destination(RouteAddress::Inet(ip)) => destination = *ip,
-                RouteAttribute::Oif(index) => oif = Some(*index),
-                _ => {}
-            }
-        }
-        if let Ok(net) = Ipv4Net::new(destination, message.header.destination_prefix_length) {
-            routes.push(RouteV4 { destination: net, oif });
+        let destination = message
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
+                RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),
+                _ => None,
+            })
+            .unwrap_or(match like {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            });
+        if let Ok(net) = IpNet::new(destination, message.header.destination_prefix_length) {
+            routes.push(net);
         }
     }
     Ok(routes)
 }
 
-/// `default via <gateway>` in the namespace the socket belongs to, unless it
-/// has a default route already (then false: the first network keeps it).
-pub(crate) fn add_default_route(rtnl: &mut Rtnl, gateway: Ipv4Addr, oif: u32) -> Result<bool, NetlinkError> {
+/// `default via <gateway>` (of the gateway's family) in the namespace the
+/// socket belongs to, unless it has one already (then false: the first
+/// network keeps it).
+pub(crate) fn add_default_route(rtnl: &mut Rtnl, gateway: IpAddr, oif: u32) -> Result<bool, NetlinkError> {
     let mut message = RouteMessage::default();
-    message.header.address_family = AddressFamily::Inet;
+    message.header.address_family = family_of(gateway);
     message.header.table = RouteHeader::RT_TABLE_MAIN;
     message.header.protocol = RouteProtocol::Boot;
     message.header.scope = RouteScope::Universe;
     message.header.kind = RouteType::Unicast;
-    message.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    let via = match gateway {
+        IpAddr::V4(ip) => RouteAddress::Inet(ip),
+        IpAddr::V6(ip) => RouteAddress::Inet6(ip),
+    };
+    message.attributes.push(RouteAttribute::Gateway(via));
     message.attributes.push(RouteAttribute::Oif(oif));
     match rtnl.request(
         || format!("add the default route via {gateway}"),

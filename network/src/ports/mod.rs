@@ -4,7 +4,7 @@
 mod probe;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -99,11 +99,20 @@ impl fmt::Display for PortRange {
     }
 }
 
-/// One `-p` argument: `[ip:][host_port[-end]:]container_port[-end][/tcp|udp]`.
+/// Do two host addresses of published ports overlap? The same address, or the
+/// wildcard of the same family on either side: 0.0.0.0 and :: are separate
+/// bindings, as Docker publishes a port on both.
+pub(crate) fn overlapping(a: IpAddr, b: IpAddr) -> bool {
+    a.is_ipv4() == b.is_ipv4() && (a == b || a.is_unspecified() || b.is_unspecified())
+}
+
+/// One `-p` argument: `[ip:][host_port[-end]:]container_port[-end][/tcp|udp]`,
+/// an IPv6 host address in brackets (`[::1]:8080:80`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
-    /// `None`: every address of the host.
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None`: every address of the host, IPv4 and (when the container has
+    /// IPv6) IPv6, like Docker. `0.0.0.0` or `::`: every address of one family.
+    pub host_ip: Option<IpAddr>,
     /// `None`: an ephemeral port chosen by berth (`-p 80`).
     pub host_ports: Option<PortRange>,
     pub container_ports: PortRange,
@@ -125,19 +134,30 @@ impl FromStr for PortMapping {
             Some((rest, proto)) => (rest, proto.parse().map_err(fail)?),
             None => (spec, Protocol::Tcp),
         };
-        if rest.starts_with('[') {
-            return Err(fail("IPv6 host addresses are not supported yet".into()));
-        }
+        // An IPv6 host address is bracketed: its colons are not separators.
+        let (ip, rest) = match rest.strip_prefix('[') {
+            Some(bracketed) => {
+                let (ip, after) = bracketed.split_once(']').ok_or_else(|| {
+                    fail("an IPv6 host address needs its closing bracket: [ADDRESS]:PORT:PORT".into())
+                })?;
+                let after = after
+                    .strip_prefix(':')
+                    .ok_or_else(|| fail("expected [ADDRESS]:[host_port]:container_port".into()))?;
+                (Some(ip), after)
+            }
+            None => (None, rest),
+        };
         let parts: Vec<&str> = rest.split(':').collect();
-        let (ip, host, container) = match parts.as_slice() {
-            [container] => (None, None, *container),
-            [host, container] => (None, Some(*host), *container),
-            [ip, host, container] => (Some(*ip), Some(*host), *container),
+        let (ip, host, container) = match (ip, parts.as_slice()) {
+            (None, [container]) => (None, None, *container),
+            (None, [host, container]) => (None, Some(*host), *container),
+            (None, [ip, host, container]) => (Some(*ip), Some(*host), *container),
+            (Some(ip), [host, container]) => (Some(ip), Some(*host), *container),
             _ => return Err(fail("expected [ip:][host_port:]container_port[/protocol]".into())),
         };
         let host_ip = match ip {
-            None | Some("") | Some("0.0.0.0") => None,
-            Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| fail(format!("{ip:?} is not an IPv4 address")))?),
+            None | Some("") => None,
+            Some(ip) => Some(ip.parse::<IpAddr>().map_err(|_| fail(format!("{ip:?} is not an IP address")))?),
         };
         let host_ports = match host {
             None | Some("") => None,
@@ -157,7 +177,11 @@ impl FromStr for PortMapping {
 impl fmt::Display for PortMapping {
     /// The `-p` form [`FromStr`] reads back: `127.0.0.1:8080:80/tcp`, `80/udp`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.host_ip, self.host_ports) {
+        let ip = self.host_ip.map(|ip| match ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        });
+        match (ip, self.host_ports) {
             (Some(ip), Some(host)) => write!(f, "{ip}:{host}:")?,
             (Some(ip), None) => write!(f, "{ip}::")?,
             (None, Some(host)) => write!(f, "{host}:")?,
@@ -171,17 +195,36 @@ impl fmt::Display for PortMapping {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedPort {
     pub protocol: Protocol,
-    /// 0.0.0.0 for every address of the host.
-    pub host_ip: Ipv4Addr,
+    /// 0.0.0.0 (::) for every IPv4 (IPv6) address of the host.
+    pub host_ip: IpAddr,
     pub host_port: u16,
-    pub container_ip: Ipv4Addr,
+    pub container_ip: IpAddr,
     pub container_port: u16,
 }
 
+impl PublishedPort {
+    /// Where the host answers: `0.0.0.0:8080`, `[::]:8080` when shown.
+    pub fn host(&self) -> SocketAddr {
+        SocketAddr::new(self.host_ip, self.host_port)
+    }
+
+    /// The kernel cannot DNAT from IPv6 loopback (it drops packets from or to
+    /// ::1 that arrive on any other interface), so a port published on ::1, or
+    /// on every IPv6 address, is served on [::1] by a proxy instead.
+    pub(crate) fn proxied(&self) -> bool {
+        matches!(self.host_ip, IpAddr::V6(ip) if ip.is_loopback() || ip.is_unspecified())
+    }
+
+    /// Has a DNAT rule: every port but one on ::1 alone.
+    pub(crate) fn translated(&self) -> bool {
+        !matches!(self.host_ip, IpAddr::V6(ip) if ip.is_loopback())
+    }
+}
+
 impl fmt::Display for PublishedPort {
-    /// `80/tcp -> 0.0.0.0:8080`, as `docker port` prints it.
+    /// `80/tcp -> 0.0.0.0:8080` or `80/tcp -> [::]:8080`, as `docker port` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{} -> {}:{}", self.container_port, self.protocol, self.host_ip, self.host_port)
+        write!(f, "{}/{} -> {}", self.container_port, self.protocol, self.host())
     }
 }
 
@@ -195,7 +238,16 @@ mod tests {
 
     #[test]
     fn mappings_print_as_they_parse() {
-        for spec in ["80/tcp", "8080:80/tcp", "127.0.0.1:8080:80/udp", "127.0.0.1::80/tcp", "8000-8010:8000-8010/tcp"] {
+        for spec in [
+            "80/tcp",
+            "8080:80/tcp",
+            "127.0.0.1:8080:80/udp",
+            "127.0.0.1::80/tcp",
+            "8000-8010:8000-8010/tcp",
+            "[::1]:8080:80/tcp",
+            "[::]::80/udp",
+            "0.0.0.0:8080:80/tcp",
+        ] {
             assert_eq!(parse(spec).to_string(), spec);
         }
     }
@@ -216,14 +268,18 @@ mod tests {
         assert_eq!(
             parse("127.0.0.1:8080:80/udp"),
             PortMapping {
-                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_ip: Some(IpAddr::from([127, 0, 0, 1])),
                 host_ports: Some(range(8080, 8080)),
                 container_ports: range(80, 80),
                 protocol: Protocol::Udp
             }
         );
         assert_eq!(parse("127.0.0.1::80").host_ports, None);
-        assert_eq!(parse("0.0.0.0:1:2").host_ip, None);
+        // 0.0.0.0 is every IPv4 address, not every address (Docker's meaning too).
+        assert_eq!(parse("0.0.0.0:1:2").host_ip, Some(IpAddr::from([0, 0, 0, 0])));
+        assert_eq!(parse("[::1]:8080:80").host_ip, Some("::1".parse().unwrap()));
+        assert_eq!(parse("[fd89::5]:8080:80/udp").host_ports, Some(range(8080, 8080)));
+        assert_eq!(parse("[::]::80").host_ports, None);
         assert_eq!(parse("8000-8010:8000-8010").host_ports, Some(range(8000, 8010)));
         assert_eq!(parse("8000-8010:80").container_ports, range(80, 80));
         assert_eq!(parse("53/UDP").protocol, Protocol::Udp);
@@ -236,10 +292,13 @@ mod tests {
             ("0", "not a port"),
             ("70000", "not a port"),
             ("a:1:2:3", "expected"),
-            ("x.y:80:80", "not an IPv4 address"),
+            ("x.y:80:80", "not an IP address"),
             ("8010-8000:80", "ends before it starts"),
             ("8000-8001:80-82", "differ in length"),
-            ("[::1]:80:80", "IPv6"),
+            ("[::1:80:80", "closing bracket"),
+            ("[::1]80:80", "expected [ADDRESS]"),
+            ("[::1]:1:80:80", "expected"),
+            ("[nope]:80:80", "not an IP address"),
         ] {
             let err = spec.parse::<PortMapping>().unwrap_err();
             assert!(err.to_string().contains(reason), "{spec}: {err}");
@@ -251,11 +310,27 @@ mod tests {
     fn published_ports_print_like_docker_port() {
         let p = PublishedPort {
             protocol: Protocol::Tcp,
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: IpAddr::from([0, 0, 0, 0]),
             host_port: 32768,
-            container_ip: Ipv4Addr::new(10, 89, 0, 2),
+            container_ip: IpAddr::from([10, 89, 0, 2]),
             container_port: 80,
         };
         assert_eq!(p.to_string(), "80/tcp -> 0.0.0.0:32768");
+        assert!(p.translated() && !p.proxied());
+        let v6 = PublishedPort { host_ip: "::".parse().unwrap(), container_ip: "fd89::2".parse().unwrap(), ..p };
+        assert_eq!(v6.to_string(), "80/tcp -> [::]:32768");
+        assert!(v6.translated() && v6.proxied(), "every IPv6 address: DNAT, and ::1 by the proxy");
+        let loopback = PublishedPort { host_ip: "::1".parse().unwrap(), ..v6 };
+        assert!(!loopback.translated() && loopback.proxied());
+    }
+
+    #[test]
+    fn wildcards_overlap_their_own_family_only() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(overlapping(ip("0.0.0.0"), ip("127.0.0.1")));
+        assert!(overlapping(ip("::1"), ip("::")));
+        assert!(overlapping(ip("::1"), ip("::1")));
+        assert!(!overlapping(ip("0.0.0.0"), ip("::")));
+        assert!(!overlapping(ip("::1"), ip("fd89::1")));
     }
 }

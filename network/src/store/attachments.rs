@@ -2,7 +2,7 @@
 //! is also the container's IP lease on that network; it stays while the
 //! container exists (stopped or not), so the address comes back after a restart.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rusqlite::{Connection, Row, params};
 
@@ -16,6 +16,8 @@ pub(crate) struct AttachmentRow {
     /// `eth<position>` inside the container; the lowest position has the default route.
     pub position: u32,
     pub ipv4: Ipv4Addr,
+    /// The IPv6 lease, on a network with IPv6.
+    pub ipv6: Option<Ipv6Addr>,
     pub container_name: String,
     pub hostname: Option<String>,
     pub aliases: Vec<String>,
@@ -25,7 +27,7 @@ pub(crate) struct AttachmentRow {
 }
 
 const COLUMNS: &str =
-    "container_id, network_id, position, ipv4, container_name, hostname, aliases, links, dns_servers, active";
+    "container_id, network_id, position, ipv4, container_name, hostname, aliases, links, dns_servers, active, ipv6";
 
 fn json<T: serde::de::DeserializeOwned>(what: &'static str, value: String) -> Result<T, StoreError> {
     serde_json::from_str(&value).map_err(|_| StoreError::Corrupt { what, value })
@@ -42,6 +44,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<AttachmentRow, StoreError>
     let links: String = row.get(7)?;
     let dns_servers: String = row.get(8)?;
     let active: bool = row.get(9)?;
+    let ipv6: Option<String> = row.get(10)?;
     Ok((|| {
         Ok(AttachmentRow {
             container_id,
@@ -51,6 +54,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<AttachmentRow, StoreError>
                 value: position.to_string(),
             })?,
             ipv4: ipv4.parse().map_err(|_| StoreError::Corrupt { what: "network_attachments.ipv4", value: ipv4 })?,
+            ipv6: ipv6
+                .map(|v| v.parse().map_err(|_| StoreError::Corrupt { what: "network_attachments.ipv6", value: v }))
+                .transpose()?,
             container_name,
             hostname,
             aliases: json("network_attachments.aliases", aliases)?,
@@ -75,7 +81,9 @@ fn collect(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Resu
 impl Store {
     pub fn insert_attachment(conn: &Connection, row: &AttachmentRow) -> Result<(), StoreError> {
         conn.execute(
-            &format!("INSERT INTO network_attachments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!(
+                "INSERT INTO network_attachments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ),
             params![
                 row.container_id,
                 row.network_id,
@@ -87,6 +95,7 @@ impl Store {
                 to_json(&row.links),
                 to_json(&row.dns_servers),
                 row.active,
+                row.ipv6.map(|ip| ip.to_string()),
             ],
         )
         .map_err(query_err("record an attachment"))?;
@@ -156,6 +165,7 @@ mod tests {
             mtu: 1500,
             labels: Default::default(),
             created: 0,
+            ipv6: None,
         }
     }
 
@@ -165,6 +175,7 @@ mod tests {
             network_id: network.into(),
             position,
             ipv4: ip.parse().unwrap(),
+            ipv6: None,
             container_name: format!("{container}-name"),
             hostname: None,
             aliases: vec!["web".into()],
@@ -185,6 +196,15 @@ mod tests {
         assert!(Store::insert_attachment(store.conn(), &row("c2", "n1", 0, "10.89.0.2")).is_err(), "address taken");
         assert!(Store::insert_attachment(store.conn(), &row("c1", "n1", 2, "10.89.0.3")).is_err(), "already on n1");
         assert!(Store::insert_attachment(store.conn(), &row("c3", "nx", 0, "10.89.0.9")).is_err(), "no such network");
+        // IPv6 leases are unique per network too; rows without one do not collide.
+        let v6 = |container, ipv4: &str| AttachmentRow {
+            ipv6: Some("fd89::2".parse().unwrap()),
+            ..row(container, "n2", 0, ipv4)
+        };
+        Store::insert_attachment(store.conn(), &v6("c4", "10.89.0.7")).unwrap();
+        assert!(Store::insert_attachment(store.conn(), &v6("c5", "10.89.0.8")).is_err(), "IPv6 address taken");
+        assert_eq!(Store::attachment(store.conn(), "c4", "n2").unwrap(), Some(v6("c4", "10.89.0.7")));
+        Store::delete_attachment(store.conn(), "c4", "n2").unwrap();
         assert_eq!(Store::attachment(store.conn(), "c1", "n1").unwrap(), Some(a));
         assert_eq!(Store::container_attachments(store.conn(), "c1").unwrap().len(), 2);
         Store::set_active(store.conn(), "c1", false).unwrap();

@@ -39,7 +39,8 @@ pub(crate) fn query_err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreEr
 const COMPONENT: &str = "network";
 
 /// Append-only: version `i + 1` is reached by running `STEPS[i]`.
-const STEPS: &[&str] = &["CREATE TABLE networks (
+const STEPS: &[&str] = &[
+    "CREATE TABLE networks (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         bridge TEXT NOT NULL UNIQUE,
@@ -76,7 +77,13 @@ const STEPS: &[&str] = &["CREATE TABLE networks (
         container_port INTEGER NOT NULL,
         PRIMARY KEY (protocol, host_ip, host_port)
     );
-    CREATE INDEX network_ports_by_container ON network_ports (container_id);"];
+    CREATE INDEX network_ports_by_container ON network_ports (container_id);",
+    // IPv6: a network's subnet, gateway and range (JSON, NULL without IPv6)
+    // and a container's IPv6 lease. (Ports' addresses are text of either family.)
+    "ALTER TABLE networks ADD COLUMN ipv6 TEXT;
+    ALTER TABLE network_attachments ADD COLUMN ipv6 TEXT;
+    CREATE UNIQUE INDEX network_attachments_ipv6 ON network_attachments (network_id, ipv6);",
+];
 
 /// Writers wait this long for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use super::{Store, StoreError, query_err};
 use crate::model::Network;
 
-const COLUMNS: &str = "id, name, bridge, subnet, gateway, ip_range, internal, dns, mtu, labels, created";
+const COLUMNS: &str = "id, name, bridge, subnet, gateway, ip_range, internal, dns, mtu, labels, created, ipv6";
 
 fn parse<T: std::str::FromStr>(what: &'static str, value: String) -> Result<T, StoreError> {
     value.parse().map_err(|_| StoreError::Corrupt { what, value })
@@ -23,6 +23,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Network, StoreError>> {
     let internal: bool = row.get(6)?;
     let dns: bool = row.get(7)?;
     let created: i64 = row.get(10)?;
+    let ipv6: Option<String> = row.get(11)?;
     Ok((|| {
         Ok(Network {
             id,
@@ -38,6 +39,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Network, StoreError>> {
             labels: serde_json::from_str(&labels)
                 .map_err(|_| StoreError::Corrupt { what: "networks.labels", value: labels.clone() })?,
             created,
+            ipv6: ipv6
+                .map(|v| serde_json::from_str(&v).map_err(|_| StoreError::Corrupt { what: "networks.ipv6", value: v }))
+                .transpose()?,
         })
     })())
 }
@@ -55,7 +59,7 @@ fn collect(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<
 impl Store {
     pub fn insert_network(conn: &Connection, network: &Network) -> Result<(), StoreError> {
         conn.execute(
-            &format!("INSERT INTO networks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT INTO networks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 network.id,
                 network.name,
@@ -68,6 +72,7 @@ impl Store {
                 i64::from(network.mtu),
                 serde_json::to_string(&network.labels).expect("a string map serialises"),
                 network.created,
+                network.ipv6.map(|v6| serde_json::to_string(&v6).expect("addresses serialise")),
             ],
         )
         .map_err(query_err("record a network"))?;
@@ -119,6 +124,7 @@ mod tests {
             mtu: 1500,
             labels: [("a".to_string(), "b".to_string())].into(),
             created: 1,
+            ipv6: None,
         }
     }
 
@@ -126,7 +132,12 @@ mod tests {
     fn networks_round_trip_and_are_found_by_name_id_and_prefix() {
         let store = Store::memory();
         let a = sample("abc123", "front", "b0", "10.89.0.0/24");
-        let b = sample("abd456", "back", "b1", "10.89.1.0/24");
+        let mut b = sample("abd456", "back", "b1", "10.89.1.0/24");
+        b.ipv6 = Some(crate::model::Ipv6Subnet {
+            subnet: "fd89::/64".parse().unwrap(),
+            gateway: "fd89::1".parse().unwrap(),
+            ip_range: Some("fd89::8000/113".parse().unwrap()),
+        });
         Store::insert_network(store.conn(), &a).unwrap();
         Store::insert_network(store.conn(), &b).unwrap();
         assert_eq!(store.networks().unwrap(), vec![b.clone(), a.clone()]);

@@ -2,12 +2,12 @@
 //! asking for the same host port gets a clear error, and so that recovery can
 //! rebuild the DNAT maps.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use rusqlite::{Connection, params};
 
 use super::{Store, StoreError, query_err};
-use crate::ports::{Protocol, PublishedPort};
+use crate::ports::{self, Protocol, PublishedPort};
 
 impl Store {
     pub fn insert_port(conn: &Connection, container_id: &str, port: &PublishedPort) -> Result<(), StoreError> {
@@ -28,26 +28,31 @@ impl Store {
     }
 
     /// Who already has `protocol` `host_port` on `host_ip`: the same address, or
-    /// 0.0.0.0 on either side (every address overlaps every other).
+    /// the wildcard address of its family on either side (0.0.0.0 overlaps every
+    /// IPv4 address, :: every IPv6 one; 0.0.0.0 and :: do not overlap).
     pub fn port_holder(
         conn: &Connection,
         protocol: Protocol,
-        host_ip: Ipv4Addr,
+        host_ip: IpAddr,
         host_port: u16,
     ) -> Result<Option<String>, StoreError> {
         let mut statement = conn
-            .prepare_cached(
-                "SELECT container_id FROM network_ports WHERE protocol = ?1 AND host_port = ?2
-                 AND (host_ip = ?3 OR host_ip = '0.0.0.0' OR ?3 = '0.0.0.0') LIMIT 1",
-            )
+            .prepare_cached("SELECT container_id, host_ip FROM network_ports WHERE protocol = ?1 AND host_port = ?2")
             .map_err(query_err("look up a published port"))?;
-        let mut rows = statement
-            .query(params![protocol.as_str(), host_port, host_ip.to_string()])
+        let rows = statement
+            .query_map(params![protocol.as_str(), host_port], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
             .map_err(query_err("look up a published port"))?;
-        match rows.next().map_err(query_err("look up a published port"))? {
-            Some(row) => Ok(Some(row.get(0).map_err(query_err("look up a published port"))?)),
-            None => Ok(None),
+        for row in rows {
+            let (container, held) = row.map_err(query_err("look up a published port"))?;
+            let held: IpAddr =
+                held.parse().map_err(|_| StoreError::Corrupt { what: "network_ports.host_ip", value: held })?;
+            if ports::overlapping(held, host_ip) {
+                return Ok(Some(container));
+            }
         }
+        Ok(None)
     }
 
     /// Published ports, of one container or (with `None`) of all, with their container.
@@ -92,7 +97,7 @@ impl Store {
     }
 
     /// The container's ports that lead to `container_ip` (its address on a network it leaves).
-    pub fn delete_ports_to(conn: &Connection, container_id: &str, container_ip: Ipv4Addr) -> Result<(), StoreError> {
+    pub fn delete_ports_to(conn: &Connection, container_id: &str, container_ip: IpAddr) -> Result<(), StoreError> {
         conn.execute(
             "DELETE FROM network_ports WHERE container_id = ?1 AND container_ip = ?2",
             params![container_id, container_ip.to_string()],
@@ -112,12 +117,14 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn port(ip: [u8; 4], host_port: u16) -> PublishedPort {
+    fn port(ip: &str, host_port: u16) -> PublishedPort {
+        let host_ip: IpAddr = ip.parse().unwrap();
+        let container_ip = if host_ip.is_ipv4() { "10.89.0.2" } else { "fd89::2" };
         PublishedPort {
             protocol: Protocol::Tcp,
-            host_ip: Ipv4Addr::from(ip),
+            host_ip,
             host_port,
-            container_ip: Ipv4Addr::new(10, 89, 0, 2),
+            container_ip: container_ip.parse().unwrap(),
             container_port: 80,
         }
     }
@@ -126,16 +133,23 @@ mod tests {
     fn holders_overlap_through_the_wildcard_address() {
         let store = Store::memory();
         let conn = store.conn();
-        Store::insert_port(conn, "c1", &port([127, 0, 0, 1], 8080)).unwrap();
-        Store::insert_port(conn, "c2", &port([0, 0, 0, 0], 9090)).unwrap();
-        let holder = |ip: [u8; 4], p| Store::port_holder(conn, Protocol::Tcp, Ipv4Addr::from(ip), p).unwrap();
-        assert_eq!(holder([127, 0, 0, 1], 8080).as_deref(), Some("c1"));
-        assert_eq!(holder([0, 0, 0, 0], 8080).as_deref(), Some("c1"));
-        assert_eq!(holder([192, 0, 2, 9], 8080), None);
-        assert_eq!(holder([192, 0, 2, 9], 9090).as_deref(), Some("c2"));
-        assert_eq!(Store::port_holder(conn, Protocol::Udp, Ipv4Addr::LOCALHOST, 8080).unwrap(), None);
-        assert_eq!(Store::ports(conn, Some("c1")).unwrap(), vec![("c1".to_string(), port([127, 0, 0, 1], 8080))]);
+        Store::insert_port(conn, "c1", &port("127.0.0.1", 8080)).unwrap();
+        Store::insert_port(conn, "c2", &port("0.0.0.0", 9090)).unwrap();
+        Store::insert_port(conn, "c3", &port("::1", 7070)).unwrap();
+        Store::insert_port(conn, "c4", &port("::", 9090)).unwrap();
+        let holder = |ip: &str, p| Store::port_holder(conn, Protocol::Tcp, ip.parse().unwrap(), p).unwrap();
+        assert_eq!(holder("127.0.0.1", 8080).as_deref(), Some("c1"));
+        assert_eq!(holder("0.0.0.0", 8080).as_deref(), Some("c1"));
+        assert_eq!(holder("192.0.2.9", 8080), None);
+        assert_eq!(holder("192.0.2.9", 9090).as_deref(), Some("c2"));
+        assert_eq!(holder("::", 8080), None, "the families do not overlap");
+        assert_eq!(holder("::", 7070).as_deref(), Some("c3"));
+        assert_eq!(holder("127.0.0.1", 7070), None);
+        assert_eq!(holder("fd89::5", 9090).as_deref(), Some("c4"));
+        assert_eq!(Store::port_holder(conn, Protocol::Udp, "127.0.0.1".parse().unwrap(), 8080).unwrap(), None);
+        assert_eq!(Store::ports(conn, Some("c1")).unwrap(), vec![("c1".to_string(), port("127.0.0.1", 8080))]);
+        assert_eq!(Store::ports(conn, Some("c3")).unwrap(), vec![("c3".to_string(), port("::1", 7070))]);
         Store::delete_ports(conn, "c1").unwrap();
-        assert_eq!(Store::ports(conn, None).unwrap().len(), 1);
+        assert_eq!(Store::ports(conn, None).unwrap().len(), 3);
     }
 }

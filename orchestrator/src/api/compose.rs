@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::model::Project;
+use crate::reconcile::oneoff::OneOffOptions;
+use crate::reconcile::rmi::RemoveImages;
 
 /// When `up` pulls images.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -43,6 +45,11 @@ pub struct UpRequest {
     /// Seconds to wait for containers to stop before SIGKILL when recreating.
     #[serde(default)]
     pub timeout: Option<u32>,
+    /// `compose run SERVICE`: bring up what its one-off container needs (the
+    /// project's networks and volumes and, unless `no_deps`, the service's
+    /// dependencies, waiting for their conditions), not the service itself.
+    #[serde(default)]
+    pub run: Option<String>,
 }
 
 /// `POST /v1/projects/{name}/down`.
@@ -61,6 +68,9 @@ pub struct DownRequest {
     pub timeout: Option<u32>,
     #[serde(default)]
     pub dry_run: bool,
+    /// `--rmi`: also remove the services' images.
+    #[serde(default)]
+    pub rmi: Option<RemoveImages>,
 }
 
 /// `POST /v1/projects/{name}/{stop|start|restart|kill|rm}`: some or all services.
@@ -143,4 +153,25 @@ pub struct ImagesRequest {
     pub project: Project,
     #[serde(default)]
     pub services: Vec<String>,
+}
+
+/// `POST /v1/projects/{name}/run`: create the one-off container of `compose
+/// run` (after an `up` with `run` brought up what it needs); the answer is
+/// `containers::Created`, and the CLI starts it as `run` does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OneOffRequest {
+    pub project: Project,
+    pub working_dir: String,
+    pub config_files: Vec<String>,
+    pub service: String,
+    pub options: OneOffOptions,
+}
+
+/// One running container in `compose top`: its processes as `top` shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopEntry {
+    pub name: String,
+    pub service: String,
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
 }

@@ -3,7 +3,7 @@
 //! a [`berth_network::NetworkSpec`], `ls` gets [`berth_network::Network`]s and
 //! `inspect` a [`berth_network::NetworkDetails`].
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use berth_network::ContainerLink;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ pub struct PruneRequest {
 pub struct ConnectRequest {
     pub container: String,
     pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
     pub aliases: Vec<String>,
     pub links: Vec<ContainerLink>,
 }

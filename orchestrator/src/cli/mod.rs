@@ -77,6 +77,10 @@ pub enum Command {
     Restart(container::RestartArgs),
     /// Remove one or more containers.
     Rm(container::RmArgs),
+    /// Pause all processes within one or more containers.
+    Pause(container::PauseArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(container::PauseArgs),
     /// Display detailed information on one or more containers.
     Inspect(container::InspectArgs),
     /// Display the running processes of a container.
@@ -144,6 +148,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kill(args) => container::kill(args),
         Command::Restart(args) => container::restart(args),
         Command::Rm(args) => container::rm(args),
+        Command::Pause(args) => container::pause(args),
+        Command::Unpause(args) => container::unpause(args),
         Command::Inspect(args) => container::inspect(args),
         Command::Top(args) => container::top(args),
         Command::Port(args) => container::port(args),

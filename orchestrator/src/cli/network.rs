@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_network::{ContainerLink, Network, NetworkDetails, NetworkSpec};
+use berth_network::{ContainerLink, IpNet, Network, NetworkDetails, NetworkSpec};
 use clap::{Args, Subcommand};
 
 use crate::api::networks::{ConnectRequest, DisconnectRequest, PruneRequest, RemoveRequest};
@@ -47,15 +47,18 @@ pub struct CreateArgs {
     /// Driver to manage the network (only `bridge`).
     #[arg(short, long, default_value = "bridge")]
     pub driver: String,
-    /// Subnet in CIDR form (taken from the pool when absent).
+    /// Subnet in CIDR form, one per family (taken from the pools when absent).
     #[arg(long)]
-    pub subnet: Option<berth_network::Ipv4Net>,
-    /// IPv4 gateway of the subnet.
+    pub subnet: Vec<IpNet>,
+    /// Gateway of the subnet of its family.
     #[arg(long)]
-    pub gateway: Option<Ipv4Addr>,
-    /// Allocate container addresses from this sub-range.
+    pub gateway: Vec<IpAddr>,
+    /// Allocate container addresses from this sub-range of the subnet of its family.
     #[arg(long = "ip-range")]
-    pub ip_range: Option<berth_network::Ipv4Net>,
+    pub ip_range: Vec<IpNet>,
+    /// Enable IPv6 networking (an IPv6 subnet too: --subnet, or a /64 of the IPv6 pool).
+    #[arg(long)]
+    pub ipv6: bool,
     /// Restrict external access to the network.
     #[arg(long)]
     pub internal: bool,
@@ -114,6 +117,9 @@ pub struct ConnectArgs {
     /// IPv4 address on the network.
     #[arg(long)]
     pub ip: Option<Ipv4Addr>,
+    /// IPv6 address on the network (it must have IPv6).
+    #[arg(long)]
+    pub ip6: Option<Ipv6Addr>,
     /// Network-scoped alias for the container.
     #[arg(long = "alias")]
     pub aliases: Vec<String>,
@@ -162,9 +168,21 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         bail!("--driver {}: only the bridge driver is supported", args.driver);
     }
     let mut spec = NetworkSpec::named(&args.name);
-    spec.subnet = args.subnet;
-    spec.gateway = args.gateway;
-    spec.ip_range = args.ip_range;
+    let (subnet, subnet6) = per_family("--subnet", &args.subnet, |net| match net {
+        IpNet::V4(net) => Family::V4(*net),
+        IpNet::V6(net) => Family::V6(*net),
+    })?;
+    let (gateway, gateway6) = per_family("--gateway", &args.gateway, |ip| match ip {
+        IpAddr::V4(ip) => Family::V4(*ip),
+        IpAddr::V6(ip) => Family::V6(*ip),
+    })?;
+    let (ip_range, ip_range6) = per_family("--ip-range", &args.ip_range, |net| match net {
+        IpNet::V4(net) => Family::V4(*net),
+        IpNet::V6(net) => Family::V6(*net),
+    })?;
+    (spec.subnet, spec.gateway, spec.ip_range) = (subnet, gateway, ip_range);
+    (spec.subnet6, spec.gateway6, spec.ip_range6) = (subnet6, gateway6, ip_range6);
+    spec.ipv6 = args.ipv6;
     spec.internal = args.internal;
     spec.dns = !args.disable_dns;
     spec.labels = parse_labels(&args.labels);
@@ -179,6 +197,32 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let network: Network = with_client(|client| async move { Ok(client.post("/networks", &spec).await?) })?;
     println!("{}", network.id);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A value of either family, split.
+enum Family<A, B> {
+    V4(A),
+    V6(B),
+}
+
+/// `--subnet` and its kin, given at most once per family (as many as berth's
+/// networks have: one IPv4 and one IPv6 subnet).
+fn per_family<T: std::fmt::Display, A, B>(
+    flag: &str,
+    values: &[T],
+    split: impl Fn(&T) -> Family<A, B>,
+) -> anyhow::Result<(Option<A>, Option<B>)> {
+    let (mut v4, mut v6) = (None, None);
+    for value in values {
+        let twice = match split(value) {
+            Family::V4(a) => v4.replace(a).is_some(),
+            Family::V6(b) => v6.replace(b).is_some(),
+        };
+        if twice {
+            bail!("{flag} {value}: a network has one IPv4 and one IPv6 {flag} at most");
+        }
+    }
+    Ok((v4, v6))
 }
 
 fn parse_labels(labels: &[String]) -> BTreeMap<String, String> {
@@ -251,6 +295,7 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
                 "Name": a.container_name,
                 "MacAddress": a.mac,
                 "IPv4Address": format!("{}/{}", a.ipv4, a.prefix_len),
+                "IPv6Address": a.ipv6.map(|ip| format!("{ip}/{}", a.ipv6_prefix_len)).unwrap_or_default(),
                 "Interface": a.interface,
                 "HostInterface": a.host_interface,
                 "Aliases": a.aliases,
@@ -258,9 +303,16 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
             (a.container_id.clone(), value)
         })
         .collect();
-    let mut ipam = serde_json::json!({ "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() });
-    if let Some(range) = n.ip_range {
-        ipam["IPRange"] = range.to_string().into();
+    let config = |subnet: String, gateway: String, range: Option<String>| {
+        let mut config = serde_json::json!({ "Subnet": subnet, "Gateway": gateway });
+        if let Some(range) = range {
+            config["IPRange"] = range.into();
+        }
+        config
+    };
+    let mut ipam = vec![config(n.subnet.to_string(), n.gateway.to_string(), n.ip_range.map(|r| r.to_string()))];
+    if let Some(v6) = n.ipv6 {
+        ipam.push(config(v6.subnet.to_string(), v6.gateway.to_string(), v6.ip_range.map(|r| r.to_string())));
     }
     serde_json::json!({
         "Name": n.name,
@@ -268,8 +320,9 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
         "Created": chrono::DateTime::from_timestamp(n.created, 0).map(|t| t.to_rfc3339()),
         "Scope": "local",
         "Driver": "bridge",
-        "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Config": [ipam] },
+        "EnableIPv4": true,
+        "EnableIPv6": n.ipv6.is_some(),
+        "IPAM": { "Driver": "default", "Config": ipam },
         "Internal": n.internal,
         "Containers": containers,
         "Options": {
@@ -343,7 +396,8 @@ fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         links.push(ContainerLink { name: target.trim_start_matches('/').to_string(), alias: alias.to_string() });
     }
     let path = format!("/networks/{}/connect", args.network);
-    let request = ConnectRequest { container: args.container, ip: args.ip, aliases: args.aliases, links };
+    let request =
+        ConnectRequest { container: args.container, ip: args.ip, ip6: args.ip6, aliases: args.aliases, links };
     with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }

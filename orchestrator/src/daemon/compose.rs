@@ -15,7 +15,10 @@ use crate::api::compose::{DownRequest, Progress, PsEntry, PullPolicy, UpRequest}
 use crate::compose::graph::{Dependency, DependencyGraph};
 use crate::compose::model::Project;
 use crate::reconcile::desired::DesiredProject;
+use crate::reconcile::observed::Status;
 use crate::reconcile::planner::{DownOptions, Mode, UpOptions, plan, plan_down};
+use crate::reconcile::rmi::images_to_remove;
+use crate::reconcile::selection::{kept_after, selected};
 
 /// The dependency graph of a project as stored (validated when it was loaded).
 pub fn graph(project: &Project) -> Result<DependencyGraph, String> {
@@ -147,17 +150,37 @@ async fn ensure_images(
     Ok((references, ids))
 }
 
+/// `up`, and the first part of `compose run` (`request.run`): what its one-off container needs.
 pub async fn up(daemon: &Arc<Daemon>, request: UpRequest, progress: &UnboundedSender<Progress>) -> Result<(), String> {
     let name = request.project.name.clone();
     let operation = daemon.operation_lock(&name);
     let _operation = operation.lock().await;
     let graph = graph(&request.project)?;
+    let previous = daemon.projects.lock().await.get(&name).map_err(|e| e.to_string())?;
+    // A run leaves the stack's scale as the last `up` set it.
+    let scale = match (&request.run, &previous) {
+        (Some(_), Some(previous)) => previous.scale.clone(),
+        (Some(_), None) => BTreeMap::new(),
+        (None, _) => request.scale.clone(),
+    };
+    let options = UpOptions {
+        force_recreate: request.force_recreate,
+        no_recreate: request.no_recreate,
+        services: request.services.clone(),
+        no_deps: request.no_deps,
+        remove_orphans: request.remove_orphans,
+        run: request.run.clone(),
+    };
+    // The images of the services the plan touches (and of the one-off's).
+    let planned = DesiredProject::from_project(&request.project, &graph, &BTreeMap::new(), &scale);
+    let mut wanted: Vec<String> = selected(&planned, &options).map(|s| s.into_iter().collect()).unwrap_or_default();
+    wanted.extend(request.run.clone());
     let (images, ids) = if request.dry_run {
         local_images(daemon, &request.project)
     } else {
-        ensure_images(daemon, &request.project, &request.services, request.pull, progress).await?
+        ensure_images(daemon, &request.project, &wanted, request.pull, progress).await?
     };
-    let desired = DesiredProject::from_project(&request.project, &graph, &ids, &request.scale);
+    let desired = DesiredProject::from_project(&request.project, &graph, &ids, &scale);
     let engine = daemon.engine.clone();
     let (health, restarts) = (daemon.health.snapshot(), HashMap::new());
     let project_name = name.clone();
@@ -166,14 +189,7 @@ pub async fn up(daemon: &Arc<Daemon>, request: UpRequest, progress: &UnboundedSe
         observe(&engine, &containers)
     })
     .await?;
-    let options = UpOptions {
-        force_recreate: request.force_recreate,
-        no_recreate: request.no_recreate,
-        services: request.services.clone(),
-        no_deps: request.no_deps,
-        remove_orphans: request.remove_orphans,
-    };
-    let plan = plan(&desired, &observed, &Mode::Up(options));
+    let plan = plan(&desired, &observed, &Mode::Up(options.clone()));
     let _ = progress.send(Progress::Plan { text: plan.to_string() });
     for note in &plan.notes {
         let _ = progress.send(Progress::Note { message: note.clone() });
@@ -185,7 +201,8 @@ pub async fn up(daemon: &Arc<Daemon>, request: UpRequest, progress: &UnboundedSe
         project: request.project.clone(),
         working_dir: request.working_dir.clone(),
         config_files: request.config_files.clone(),
-        scale: request.scale.clone(),
+        services: kept_after(&desired, previous.as_ref().map(|p| &p.services), &options),
+        scale,
         updated_at: i64::try_from(now() / 1000).unwrap_or(0),
     };
     daemon.projects.lock().await.put(&record).map_err(|e| e.to_string())?;
@@ -229,7 +246,11 @@ pub async fn down(
         observe(&engine, &containers)
     })
     .await?;
-    let options = DownOptions { volumes: request.volumes, remove_orphans: request.remove_orphans };
+    let options = DownOptions {
+        volumes: request.volumes,
+        remove_orphans: request.remove_orphans,
+        images: request.rmi.map(|mode| images_to_remove(&project, mode)).unwrap_or_default(),
+    };
     let plan = plan_down(&desired, &observed, &options);
     let _ = progress.send(Progress::Plan { text: plan.to_string() });
     for note in &plan.notes {
@@ -257,8 +278,8 @@ pub async fn down(
     result
 }
 
-/// `compose ps`: the project's containers (`all`: stopped ones too).
-pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool) -> Result<Vec<PsEntry>, String> {
+/// `compose ps`: the project's containers (`all`: stopped ones too; `one_offs`: those of `compose run` too).
+pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool, one_offs: bool) -> Result<Vec<PsEntry>, String> {
     let engine = daemon.engine.clone();
     let health = daemon.health.snapshot();
     let project = name.to_string();
@@ -268,7 +289,7 @@ pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool) -> Result<Vec<PsEnt
         let mut entries = Vec::new();
         for c in containers {
             let running = c.observed.is_running();
-            if !all && !running {
+            if (!all && !running) || (c.observed.oneoff && !one_offs) {
                 continue;
             }
             let health = match c.observed.health {
@@ -276,7 +297,8 @@ pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool) -> Result<Vec<PsEnt
                 None => String::new(),
             };
             let mut status = berth_runtime::container::list::status_text(&c.state, now);
-            if running && !health.is_empty() {
+            // As Docker: a paused container's status says paused, not its health.
+            if c.observed.status == Status::Running && !health.is_empty() {
                 status.push_str(&format!(" ({health})"));
             }
             let publishers = if running {
@@ -284,7 +306,7 @@ pub async fn ps(daemon: &Arc<Daemon>, name: &str, all: bool) -> Result<Vec<PsEnt
                     .network()
                     .ports(c.record.id.as_str())?
                     .iter()
-                    .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+                    .map(|p| format!("{}->{}/{}", p.host(), p.container_port, p.protocol))
                     .collect()
             } else {
                 Vec::new()

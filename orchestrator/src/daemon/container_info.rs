@@ -11,14 +11,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use berth_runtime::container::LogOptions;
+use berth_runtime::container::{ContainerError, LogOptions};
 use tokio::sync::mpsc;
 
 use super::Daemon;
 use super::reply::{answer, json};
 use super::routes::{Failure, json_lines_holding};
 use crate::api::containers::{ContainerRow, ListQuery, LogMessage, LogsQuery, RenameRequest, StatsRequest};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, network_settings};
 
 pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
     router
@@ -51,9 +51,22 @@ async fn list(State(daemon): State<Arc<Daemon>>, Query(query): Query<ListQuery>)
     )
 }
 
+/// Docker's document, with the container's NetworkSettings from the network manager.
 async fn inspect(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>) -> Response {
     let engine = daemon.engine.clone();
-    json(answer(move || engine.containers().inspect(&reference)).await)
+    json(
+        answer(move || {
+            let document = engine.containers().inspect(&reference)?;
+            let network = engine.network();
+            let attachments = network.attachments(&document.id)?;
+            let ports = network.ports(&document.id)?;
+            let sandbox = (!attachments.is_empty()).then(|| network.netns_path(&document.id));
+            let mut value = serde_json::to_value(document).map_err(|e| ContainerError::Internal(e.to_string()))?;
+            value["NetworkSettings"] = network_settings(&attachments, &ports, sandbox.as_deref());
+            Ok::<_, EngineError>(value)
+        })
+        .await,
+    )
 }
 
 async fn top(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>) -> Response {

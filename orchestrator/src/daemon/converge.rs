@@ -19,6 +19,7 @@ use crate::reconcile::desired::DesiredProject;
 use crate::reconcile::observed::Status;
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::{BACKOFF_RESET_MS, Mode, plan};
+use crate::reconcile::selection::keep_only;
 
 /// With nothing happening, look again this often (drift: a container removed behind berth's back).
 const IDLE_CHECK: Duration = Duration::from_secs(2);
@@ -65,7 +66,9 @@ async fn pass(
     };
     let graph = graph(&record.project)?;
     let (images, ids) = local_images(daemon, &record.project);
-    let desired = DesiredProject::from_project(&record.project, &graph, &ids, &record.scale);
+    let mut desired = DesiredProject::from_project(&record.project, &graph, &ids, &record.scale);
+    // Services no `up` asked for stay down (`up SERVICE`, and the service of a `compose run`).
+    keep_only(&mut desired, &record.services);
     let engine = daemon.engine.clone();
     let health = daemon.health.snapshot();
     let (project_name, counts) = (name.to_string(), restarts.clone());

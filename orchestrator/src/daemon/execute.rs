@@ -2,21 +2,22 @@
 //! independent steps in parallel; a failed step skips what depends on it and
 //! the others go on. Every change is reported as [`Progress`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_network::NetworkSpec;
 use berth_runtime::container::{RemoveOptions, volumes};
+use berth_runtime::image::ImageError;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use super::Daemon;
 use super::observe::project_containers;
 use crate::api::compose::Progress;
-use crate::compose::model::Project;
+use crate::compose::model::{Project, Service};
 use crate::engine::{Engine, EngineError, NetworkChoice, RunRequest};
-use crate::reconcile::container_spec::{Identity, container_spec, network_name};
+use crate::reconcile::container_spec::{ContainerSpec, Identity, container_spec, network_name};
 use crate::reconcile::desired::DesiredProject;
 use crate::reconcile::observed::Health;
 use crate::reconcile::plan::{Action, Plan, Step};
@@ -225,8 +226,27 @@ async fn run_step(
                 .map_err(|e| fail("Volume", name, format!("cannot remove volume {name}: {e}")))?;
             report(progress, "Volume", name, "Removed", None);
         }
+        Action::RemoveImage { name } => {
+            report(progress, "Image", name, "Removing", None);
+            let reference = name.clone();
+            let status =
+                blocking(engine, move |e| remove_image(e, &reference)).await.map_err(|e| fail("Image", name, e))?;
+            report(progress, "Image", name, status, None);
+        }
     }
     Ok(())
+}
+
+/// Removes an image as `down --rmi` does (compose's answers): one that a
+/// container still uses, or that is gone already, is reported and left.
+fn remove_image(engine: &Engine, reference: &str) -> Result<&'static str, EngineError> {
+    let in_use: HashSet<String> = engine.containers().all()?.into_iter().map(|record| record.config.image_id).collect();
+    match engine.images().remove(reference, false, &in_use) {
+        Ok(_) => Ok("Removed"),
+        Err(ImageError::InUse { .. }) => Ok("Resource is still in use"),
+        Err(ImageError::NotFound(_)) => Ok("Warning: No resource found to remove"),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn step_failed(progress: &Reporter<'_>, resource: &str, name: &str, error: &str) {
@@ -241,10 +261,20 @@ fn network_spec(project: &Project, name: &str) -> NetworkSpec {
         spec.labels = network.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         spec.labels.insert("com.docker.compose.project".into(), project.name.clone());
         spec.labels.insert("com.docker.compose.network".into(), key.clone());
-        if let Some(pool) = network.ipam.as_ref().and_then(|i| i.config.first()) {
-            spec.subnet = pool.subnet.as_deref().and_then(|s| s.parse().ok());
-            spec.gateway = pool.gateway.as_deref().and_then(|g| g.parse().ok());
-            spec.ip_range = pool.ip_range.as_deref().and_then(|r| r.parse().ok());
+        spec.ipv6 = network.enable_ipv6.unwrap_or(false);
+        // One pool per family: an IPv6 subnet is the network's IPv6 side.
+        for pool in network.ipam.iter().flat_map(|i| &i.config) {
+            let ipv6 = pool.subnet.as_deref().is_some_and(|s| s.contains(':'));
+            fn parsed<T: std::str::FromStr>(text: &Option<String>) -> Option<T> {
+                text.as_deref().and_then(|t| t.parse().ok())
+            }
+            if ipv6 {
+                (spec.subnet6, spec.gateway6, spec.ip_range6) =
+                    (parsed(&pool.subnet), parsed(&pool.gateway), parsed(&pool.ip_range));
+            } else {
+                (spec.subnet, spec.gateway, spec.ip_range) =
+                    (parsed(&pool.subnet), parsed(&pool.gateway), parsed(&pool.ip_range));
+            }
         }
     }
     spec
@@ -267,6 +297,11 @@ fn run_request(context: &Context, service: &str, number: u32, name: &str, reason
     };
     let mut container = container_spec(&context.project, spec, &id).map_err(|e| e.to_string())?;
     container.create.labels.insert(CREATED_BECAUSE.into(), reason.to_string());
+    Ok(engine_request(spec, image, container))
+}
+
+/// What the engine creates for a container of `service` that `container` describes.
+pub(super) fn engine_request(service: &Service, image: String, container: ContainerSpec) -> RunRequest {
     let network = match container.network_mode.as_deref() {
         Some("host") => NetworkChoice::Host,
         Some(_) => NetworkChoice::None,
@@ -274,17 +309,17 @@ fn run_request(context: &Context, service: &str, number: u32, name: &str, reason
     };
     let resolv = berth_network::ResolvOptions {
         servers: Vec::new(),
-        search: spec.dns_search.clone(),
-        options: spec.dns_opt.clone(),
+        search: service.dns_search.clone(),
+        options: service.dns_opt.clone(),
     };
-    Ok(RunRequest {
+    RunRequest {
         image,
         create: container.create,
         network,
         ports: container.ports,
         extra_hosts: container.extra_hosts,
         resolv,
-    })
+    }
 }
 
 /// Waits until every container of `service` is healthy (or, for a job, exited 0).
@@ -295,8 +330,9 @@ async fn wait_gate(daemon: &Arc<Daemon>, project: &str, service: &str, healthy: 
         let (health, restarts) = (daemon.health.snapshot(), Default::default());
         let (project_name, service_name) = (project.to_string(), service.to_string());
         let containers = tokio::task::spawn_blocking(move || {
-            project_containers(&engine, &project_name, &health, &restarts)
-                .map(|all| all.into_iter().filter(|c| c.observed.service == service_name).collect::<Vec<_>>())
+            project_containers(&engine, &project_name, &health, &restarts).map(|all| {
+                all.into_iter().filter(|c| c.observed.service == service_name && !c.observed.oneoff).collect::<Vec<_>>()
+            })
         })
         .await
         .map_err(|e| e.to_string())?

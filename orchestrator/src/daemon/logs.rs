@@ -35,7 +35,10 @@ pub async fn logs(
         super::blocking(move || project_containers(&engine, &name, &HashMap::new(), &HashMap::new())).await?;
     let mut readers = Vec::new();
     for container in containers {
-        if !request.services.is_empty() && !request.services.contains(&container.observed.service) {
+        // A one-off's output went to its `compose run`, as with compose.
+        if container.observed.oneoff
+            || (!request.services.is_empty() && !request.services.contains(&container.observed.service))
+        {
             continue;
         }
         let (engine, lines) = (daemon.engine.clone(), lines.clone());

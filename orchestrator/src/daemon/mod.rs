@@ -16,10 +16,13 @@ mod images;
 mod logs;
 mod networks;
 mod observe;
+mod oneoff;
 mod ops;
+mod pause;
 mod projects;
 mod reply;
 mod routes;
+mod top;
 mod upgrade;
 mod watch;
 
@@ -121,7 +124,8 @@ impl Daemon {
     }
 
     /// A container was started: watch for its exit, and check its health if it
-    /// has a check (its compose service's, found from its labels, over its image's).
+    /// has a check (its compose service's, found from its labels, over its image's;
+    /// none for the one-off containers of `compose run`, as compose runs them).
     pub async fn started(self: &Arc<Self>, id: &str, pid: i32) {
         let engine = self.engine.clone();
         let reference = id.to_string();
@@ -131,20 +135,21 @@ impl Daemon {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or_default();
-        let project = labels.get(crate::reconcile::container_spec::labels::PROJECT).cloned();
-        let service = labels.get(crate::reconcile::container_spec::labels::SERVICE).cloned().unwrap_or_default();
-        let check = match &project {
-            Some(project) => self
-                .projects
-                .lock()
-                .await
-                .get(project)
-                .ok()
-                .flatten()
-                .and_then(|record| record.project.services.get(&service).and_then(|s| s.healthcheck.clone())),
-            None => None,
-        };
-        health::watch(self, id, pid, check, project.clone(), service).await;
+        use crate::reconcile::container_spec::labels::{ONEOFF, PROJECT, SERVICE};
+        let project = labels.get(PROJECT).cloned();
+        let service = labels.get(SERVICE).cloned().unwrap_or_default();
+        if labels.get(ONEOFF).is_none_or(|o| o != "True") {
+            let check =
+                match &project {
+                    Some(project) => {
+                        self.projects.lock().await.get(project).ok().flatten().and_then(|record| {
+                            record.project.services.get(&service).and_then(|s| s.healthcheck.clone())
+                        })
+                    }
+                    None => None,
+                };
+            health::watch(self, id, pid, check, project.clone(), service).await;
+        }
         watch::watch(self, id.to_string(), pid, project);
     }
 }

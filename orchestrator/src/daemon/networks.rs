@@ -95,6 +95,7 @@ async fn connect(
             }
             let options = ConnectOptions {
                 ip: request.ip,
+                ip6: request.ip6,
                 container_name,
                 aliases: request.aliases,
                 links: request.links,

@@ -27,7 +27,8 @@ pub fn now() -> Millis {
     millis(Utc::now())
 }
 
-/// The containers labelled with `project`, oldest first.
+/// The containers labelled with `project` (its `compose run` one-offs too,
+/// marked as such), oldest first.
 pub fn project_containers(
     engine: &Engine,
     project: &str,
@@ -38,15 +39,14 @@ pub fn project_containers(
     let mut found = Vec::new();
     for record in containers.all()? {
         let labels = &record.config.labels;
-        if labels.get(labels::PROJECT).map(String::as_str) != Some(project)
-            || labels.get(labels::ONEOFF).is_some_and(|o| o == "True")
-        {
+        if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
             continue;
         }
         let state = containers.state(&record)?;
         let status = match state.status {
             RuntimeStatus::Created => Status::Created,
             RuntimeStatus::Running | RuntimeStatus::Restarting => Status::Running,
+            RuntimeStatus::Paused => Status::Paused,
             RuntimeStatus::Exited | RuntimeStatus::Dead => Status::Exited { code: state.exit_code },
         };
         let id = record.id.to_string();
@@ -58,11 +58,12 @@ pub fn project_containers(
             config_hash: labels.get(labels::CONFIG_HASH).cloned().unwrap_or_default(),
             image_id: record.config.image_id.clone(),
             status,
-            health: if status == Status::Running { health.get(&id).copied() } else { None },
+            health: if matches!(status, Status::Running | Status::Paused) { health.get(&id).copied() } else { None },
             stopped_by_user: state.stopped_by_user,
             restarts: restarts.get(&record.name).copied().unwrap_or(0),
             started_at: state.started_at.map(millis),
             finished_at: state.finished_at.map(millis),
+            oneoff: labels.get(labels::ONEOFF).is_some_and(|o| o == "True"),
         };
         found.push(ProjectContainer { record, state, observed });
     }

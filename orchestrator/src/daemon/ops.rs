@@ -1,5 +1,6 @@
-//! `compose stop|start|restart|kill|rm`: one verb on some or all of a project's
-//! containers, in dependency order (stop: dependents first; start: dependencies first).
+//! `compose stop|start|restart|kill|rm|pause|unpause`: one verb on some or all
+//! of a project's containers (not its `compose run` one-offs, as compose), in
+//! dependency order (start: dependencies first; the others: dependents first).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use super::Daemon;
 use super::compose::graph;
 use super::observe::{ProjectContainer, project_containers};
 use crate::api::compose::{Progress, ServicesRequest};
+use crate::reconcile::observed::Status;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
@@ -19,6 +21,8 @@ pub enum Verb {
     Restart,
     Kill,
     Remove,
+    Pause,
+    Unpause,
 }
 
 impl Verb {
@@ -29,15 +33,20 @@ impl Verb {
             Verb::Restart => ("Restarting", "Started"),
             Verb::Kill => ("Killing", "Killed"),
             Verb::Remove => ("Removing", "Removed"),
+            Verb::Pause => ("Pausing", "Paused"),
+            Verb::Unpause => ("Unpausing", "Unpaused"),
         }
     }
 
     /// Whether the verb applies to a container in this state.
-    fn applies(self, running: bool) -> bool {
+    fn applies(self, status: Status) -> bool {
+        let running = matches!(status, Status::Running | Status::Paused);
         match self {
             Verb::Stop | Verb::Kill => running,
             Verb::Start | Verb::Remove => !running,
             Verb::Restart => true,
+            Verb::Pause => status == Status::Running,
+            Verb::Unpause => status == Status::Paused,
         }
     }
 }
@@ -80,7 +89,7 @@ pub async fn run(
             if !request.services.is_empty() && !request.services.contains(&container.observed.service) {
                 continue;
             }
-            if !verb.applies(container.observed.is_running()) {
+            if container.observed.oneoff || !verb.applies(container.observed.status) {
                 continue;
             }
             let (doing, _) = verb.words();
@@ -101,6 +110,8 @@ pub async fn run(
                     engine.kill(&reference, signal.unwrap_or(nix::sys::signal::Signal::SIGKILL)).map(|()| None)
                 }
                 Verb::Remove => engine.remove(&reference, RemoveOptions { force: false, volumes: false }).map(|_| None),
+                Verb::Pause => engine.pause(&reference).map(|()| None),
+                Verb::Unpause => engine.unpause(&reference).map(|()| None),
                 Verb::Start | Verb::Restart => {
                     if verb == Verb::Restart {
                         engine.stop(&reference, timeout)?;

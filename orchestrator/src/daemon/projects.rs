@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::compose::model::Project;
+use crate::reconcile::selection::Kept;
 
 pub const MIGRATION: Migration = Migration {
     component: "projects",
@@ -20,6 +21,8 @@ pub const MIGRATION: Migration = Migration {
         updated_at INTEGER NOT NULL
     )",
         "ALTER TABLE projects ADD COLUMN scale TEXT NOT NULL DEFAULT '{}'",
+        // NULL: every service.
+        "ALTER TABLE projects ADD COLUMN services TEXT",
     ],
 };
 
@@ -32,6 +35,9 @@ pub struct ProjectRecord {
     /// `up --scale` overrides of the replica counts.
     #[serde(default)]
     pub scale: BTreeMap<String, u32>,
+    /// The services the reconciler keeps up (`up SERVICE...` brought up only those).
+    #[serde(default)]
+    pub services: Kept,
     /// Seconds since the epoch.
     pub updated_at: i64,
 }
@@ -60,11 +66,14 @@ impl ProjectStore {
         let spec = serde_json::to_string(&record.project).map_err(|source| ProjectStoreError::Spec { name, source })?;
         let files = serde_json::to_string(&record.config_files).expect("strings serialize");
         let scale = serde_json::to_string(&record.scale).expect("a map of numbers serializes");
+        let services = record.services.as_ref().map(|s| serde_json::to_string(s).expect("strings serialize"));
         self.db.conn().execute(
-            "INSERT INTO projects (name, spec, working_dir, config_files, updated_at, scale) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO projects (name, spec, working_dir, config_files, updated_at, scale, services)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, working_dir = excluded.working_dir,
-               config_files = excluded.config_files, updated_at = excluded.updated_at, scale = excluded.scale",
-            params![record.project.name, spec, record.working_dir, files, record.updated_at, scale],
+               config_files = excluded.config_files, updated_at = excluded.updated_at, scale = excluded.scale,
+               services = excluded.services",
+            params![record.project.name, spec, record.working_dir, files, record.updated_at, scale, services],
         )?;
         Ok(())
     }
@@ -74,7 +83,7 @@ impl ProjectStore {
             .db
             .conn()
             .query_row(
-                "SELECT name, spec, working_dir, config_files, updated_at, scale FROM projects WHERE name = ?1",
+                "SELECT name, spec, working_dir, config_files, updated_at, scale, services FROM projects WHERE name = ?1",
                 params![name],
                 row,
             )
@@ -83,10 +92,9 @@ impl ProjectStore {
     }
 
     pub fn list(&self) -> Result<Vec<ProjectRecord>, ProjectStoreError> {
-        let mut statement = self
-            .db
-            .conn()
-            .prepare("SELECT name, spec, working_dir, config_files, updated_at, scale FROM projects ORDER BY name")?;
+        let mut statement = self.db.conn().prepare(
+            "SELECT name, spec, working_dir, config_files, updated_at, scale, services FROM projects ORDER BY name",
+        )?;
         let rows = statement.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(parse).collect()
     }
@@ -97,19 +105,22 @@ impl ProjectStore {
     }
 }
 
-type Row = (String, String, String, String, i64, String);
+type Row = (String, String, String, String, i64, String, Option<String>);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn parse((name, spec, working_dir, files, updated_at, scale): Row) -> Result<ProjectRecord, ProjectStoreError> {
+fn parse(
+    (name, spec, working_dir, files, updated_at, scale, services): Row,
+) -> Result<ProjectRecord, ProjectStoreError> {
     let spec_err = |source| ProjectStoreError::Spec { name: name.clone(), source };
     Ok(ProjectRecord {
         project: serde_json::from_str(&spec).map_err(spec_err)?,
         working_dir,
         config_files: serde_json::from_str(&files).map_err(spec_err)?,
         scale: serde_json::from_str(&scale).map_err(spec_err)?,
+        services: services.map(|s| serde_json::from_str(&s)).transpose().map_err(spec_err)?,
         updated_at,
     })
 }
@@ -136,10 +147,14 @@ mod tests {
             config_files: vec!["/w/compose.yaml".into()],
             updated_at: 7,
             scale: BTreeMap::from([("web".to_owned(), 2)]),
+            services: Some(["web".to_owned()].into()),
         };
         store.put(&record).unwrap();
         assert_eq!(store.get("demo").unwrap().as_ref(), Some(&record));
-        assert_eq!(store.list().unwrap(), [record]);
+        assert_eq!(store.list().unwrap(), std::slice::from_ref(&record));
+        let all = ProjectRecord { services: None, ..record };
+        store.put(&all).unwrap();
+        assert_eq!(store.get("demo").unwrap().as_ref(), Some(&all));
         assert!(store.remove("demo").unwrap());
         assert_eq!(store.get("demo").unwrap(), None);
     }

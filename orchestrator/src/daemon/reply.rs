@@ -36,7 +36,11 @@ impl ApiStatus for ContainerError {
             ContainerError::NotRunning(_)
             | ContainerError::AlreadyRunning(_)
             | ContainerError::RemoveRunning(_)
-            | ContainerError::NameInUse { .. } => StatusCode::CONFLICT,
+            | ContainerError::NameInUse { .. }
+            | ContainerError::AlreadyPaused(_)
+            | ContainerError::NotPaused(_)
+            | ContainerError::ExecPaused(_)
+            | ContainerError::Restarting(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

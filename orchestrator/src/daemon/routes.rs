@@ -36,7 +36,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/start", post(|s, p, b| verb(s, p, b, Verb::Start)))
         .route("/projects/{name}/restart", post(|s, p, b| verb(s, p, b, Verb::Restart)))
         .route("/projects/{name}/kill", post(|s, p, b| verb(s, p, b, Verb::Kill)))
-        .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)));
+        .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)))
+        .route("/projects/{name}/pause", post(|s, p, b| verb(s, p, b, Verb::Pause)))
+        .route("/projects/{name}/unpause", post(|s, p, b| verb(s, p, b, Verb::Unpause)));
     let areas = [
         containers::routes,
         super::container_info::routes,
@@ -44,6 +46,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         super::archive::routes,
         super::images::routes,
         super::networks::routes,
+        super::pause::routes,
+        super::top::routes,
+        super::oneoff::routes,
     ];
     let v1 = areas.into_iter().fold(v1, |router, add| add(router));
     Router::new().nest(PREFIX, v1).with_state(daemon)
@@ -132,15 +137,15 @@ async fn ps(
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<PsEntry>>, Failure> {
-    let all = query.get("all").is_some_and(|v| v == "true" || v == "1");
-    compose::ps(&daemon, &name, all).await.map(Json).map_err(internal)
+    let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
+    compose::ps(&daemon, &name, flag("all"), flag("oneoff")).await.map(Json).map_err(internal)
 }
 
 async fn list_projects(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ProjectSummary>>, Failure> {
     let records = daemon.projects.lock().await.list().map_err(internal)?;
     let mut summaries = Vec::new();
     for record in records {
-        let entries = compose::ps(&daemon, &record.project.name, true).await.map_err(internal)?;
+        let entries = compose::ps(&daemon, &record.project.name, true, false).await.map_err(internal)?;
         let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
         for entry in &entries {
             *counts.entry(entry.state.clone()).or_default() += 1;

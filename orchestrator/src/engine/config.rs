@@ -15,19 +15,20 @@ pub enum ConfigError {
     Variable { variable: &'static str, value: String, reason: String },
 }
 
-/// `BERTH_NETWORK_POOL` (a CIDR, cut into /24s), `BERTH_NETWORK_PREFIX` (link
-/// and nftables names) and `BERTH_DNS_UPSTREAMS` (comma-separated IP[:PORT],
-/// instead of /etc/resolv.conf) change the defaults, like Docker's default-address-pools.
+/// `BERTH_NETWORK_POOL` (a CIDR, cut into /24s), `BERTH_NETWORK_POOL6` (an
+/// IPv6 CIDR, cut into /64s for networks created with `--ipv6`),
+/// `BERTH_NETWORK_PREFIX` (link and nftables names) and `BERTH_DNS_UPSTREAMS`
+/// (comma-separated IP[:PORT], instead of /etc/resolv.conf) change the
+/// defaults, like Docker's default-address-pools.
 pub fn network_config(root: &Root) -> Result<NetworkConfig, ConfigError> {
     // This very binary, even after its file was replaced (an upgrade while the daemon runs).
     let launcher = DnsLauncher { program: "/proc/self/exe".into(), args: vec![DNS_SERVER_COMMAND.into()] };
     let mut config = NetworkConfig::new(root.root().to_path_buf(), root.run().to_path_buf(), launcher);
-    if let Ok(pool) = std::env::var("BERTH_NETWORK_POOL") {
-        config.pool = pool.parse().map_err(|_| ConfigError::Variable {
-            variable: "BERTH_NETWORK_POOL",
-            value: pool.clone(),
-            reason: "not an IPv4 CIDR".into(),
-        })?;
+    if let Some(pool) = parsed("BERTH_NETWORK_POOL", "not an IPv4 CIDR")? {
+        config.pool = pool;
+    }
+    if let Some(pool) = parsed("BERTH_NETWORK_POOL6", "not an IPv6 CIDR")? {
+        config.pool6 = pool;
     }
     if let Ok(prefix) = std::env::var("BERTH_NETWORK_PREFIX") {
         config.prefix = prefix;
@@ -36,6 +37,16 @@ pub fn network_config(root: &Root) -> Result<NetworkConfig, ConfigError> {
         config.upstreams = Upstreams::Explicit(parse_upstreams(&upstreams)?);
     }
     Ok(config)
+}
+
+/// The variable's value, parsed, when it is set.
+fn parsed<T: std::str::FromStr>(variable: &'static str, reason: &str) -> Result<Option<T>, ConfigError> {
+    match std::env::var(variable) {
+        Ok(value) => {
+            value.parse().map(Some).map_err(|_| ConfigError::Variable { variable, value, reason: reason.to_string() })
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 fn parse_upstreams(text: &str) -> Result<Vec<SocketAddr>, ConfigError> {

@@ -71,6 +71,8 @@ impl Engine {
                     Ok(etc) => create.etc = etc,
                     Err(e) => return Err(undo(&network, id.as_str(), e.into())),
                 }
+                // Docker's HostConfig.NetworkMode: the first network's name.
+                create.network_name = joins.first().map(|join| join.network.clone());
                 NetworkMode::Path(netns)
             }
         };

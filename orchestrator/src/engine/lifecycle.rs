@@ -31,7 +31,7 @@ impl Engine {
             network.activate(id)?;
         }
         let containers = self.own_containers()?;
-        let mut started = containers.start(id, attach).map_err(|e| {
+        let started = containers.start(id, attach).map_err(|e| {
             // A `--rm` container that could not start is removed by its monitor: its network goes too.
             let removed = matches!(containers.lookup(id), Err(ContainerError::NotFound(_)));
             let network = self.network();
@@ -45,7 +45,6 @@ impl Engine {
             }
             EngineError::from(e)
         })?;
-        reap(&mut started);
         Ok(started)
     }
 
@@ -60,6 +59,17 @@ impl Engine {
 
     pub fn kill(&self, reference: &str, signal: Signal) -> Result<(), EngineError> {
         Ok(self.own_containers()?.kill(reference, signal)?)
+    }
+
+    /// Freezes the container's processes (its names and ports stay: it still runs).
+    pub fn pause(&self, reference: &str) -> Result<(), EngineError> {
+        self.own_containers()?.pause(reference)?;
+        Ok(())
+    }
+
+    pub fn unpause(&self, reference: &str) -> Result<(), EngineError> {
+        self.own_containers()?.unpause(reference)?;
+        Ok(())
     }
 
     /// The container's process ended (by `stop`, a signal, or on its own): its
@@ -87,19 +97,5 @@ impl Engine {
         let id = self.own_containers()?.remove(reference, options)?;
         self.network().release(id.as_str())?;
         Ok(id)
-    }
-}
-
-/// Waits for the container's monitor in a small thread of its own: the
-/// monitor is this process's child until this process exits, and a daemon
-/// that lives on would otherwise collect a zombie per start.
-fn reap(started: &mut Started) {
-    let pid = started.monitor.id();
-    let wait = move || {
-        // Our child, waited for once, by PID (the `Child` stays with the caller, who does not wait).
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
-    };
-    if let Err(error) = std::thread::Builder::new().name("reap-monitor".into()).stack_size(64 * 1024).spawn(wait) {
-        tracing::warn!(%error, monitor = pid, "cannot wait for a container's monitor; it stays a zombie when it exits");
     }
 }

@@ -9,17 +9,19 @@
 mod config;
 mod create;
 mod lifecycle;
+mod network_settings;
 
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_network::{NetworkError, NetworkManager};
-use berth_runtime::container::{ContainerError, Containers};
+use berth_runtime::container::{ContainerError, Containers, MonitorSpawner};
 use berth_runtime::image::{ImageError, ImageStore};
 use berth_runtime::store::Root;
 
 pub use config::{ConfigError, network_config};
 pub use create::{NetworkChoice, RunRequest};
+pub use network_settings::network_settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -38,6 +40,8 @@ pub struct Engine {
     root: Root,
     images: ImageStore,
     containers: Mutex<Containers>,
+    /// Forks every container's monitor (shared by all container stores opened here).
+    spawner: Arc<MonitorSpawner>,
     network: Mutex<NetworkManager>,
 }
 
@@ -57,6 +61,7 @@ impl Engine {
         Ok(Engine {
             root: root.clone(),
             images: ImageStore::open(root)?,
+            spawner: containers.spawner(),
             containers: Mutex::new(containers),
             network: Mutex::new(network),
         })
@@ -79,7 +84,7 @@ impl Engine {
     /// that take time (start, stop, wait, logs) and must not hold the shared one:
     /// containers of a stack start and stop in parallel.
     pub fn own_containers(&self) -> Result<Containers, EngineError> {
-        Ok(Containers::open(&self.root)?)
+        Ok(Containers::open_sharing(&self.root, Arc::clone(&self.spawner))?)
     }
 
     pub fn network(&self) -> MutexGuard<'_, NetworkManager> {

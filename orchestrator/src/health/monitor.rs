@@ -53,6 +53,8 @@ pub(super) enum Observed {
     Running(DateTime<Utc>),
     /// Between two runs (a restart policy's wait).
     Restarting,
+    /// Frozen by `pause`: no probe runs (it could not answer) and none fails.
+    Paused,
     Stopped,
 }
 
@@ -108,6 +110,7 @@ impl Target for ExecTarget {
         match State::load(&self.dir) {
             Ok(State { status: Status::Running, started_at: Some(started), .. }) => Observed::Running(started),
             Ok(State { status: Status::Running | Status::Restarting, .. }) => Observed::Restarting,
+            Ok(State { status: Status::Paused, .. }) => Observed::Paused,
             Ok(_) => Observed::Stopped,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the container's state; stopping its healthcheck");
@@ -143,7 +146,8 @@ impl HealthMonitor {
     ) -> Result<HealthMonitor, HealthError> {
         let record = containers.lookup(reference)?;
         let state = containers.state(&record)?;
-        if state.status != Status::Running {
+        // A paused container is checked again once it is unpaused.
+        if !matches!(state.status, Status::Running | Status::Paused) {
             return Err(ContainerError::NotRunning(record.name).into());
         }
         let started_at = state.started_at.ok_or_else(|| HealthError::NotStarted(record.name.clone()))?;
@@ -251,7 +255,7 @@ impl<T: Target> Task<T> {
             }
             match self.observe().await {
                 Observed::Stopped => return self.finish(StopReason::ContainerStopped).await,
-                Observed::Restarting => {
+                Observed::Restarting | Observed::Paused => {
                     after = Utc::now();
                     continue;
                 }

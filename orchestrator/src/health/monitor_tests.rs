@@ -9,7 +9,7 @@ use crate::health::config::HealthTest;
 use crate::health::test_support::{gone, read_pid};
 
 /// Probes run `sh -c SCRIPT` on the host; the "container" state is a file
-/// the test (or the probe) writes: `running <RFC 3339 start>`, `restarting` or `stopped`.
+/// the test (or the probe) writes: `running <RFC 3339 start>`, `restarting`, `paused` or `stopped`.
 struct HostTarget {
     script: String,
     state_file: PathBuf,
@@ -27,6 +27,7 @@ impl Target for HostTarget {
         match text.split_once(' ') {
             Some(("running", at)) => Observed::Running(DateTime::parse_from_rfc3339(at.trim()).unwrap().into()),
             _ if text.trim() == "restarting" => Observed::Restarting,
+            _ if text.trim() == "paused" => Observed::Paused,
             _ => Observed::Stopped,
         }
     }
@@ -248,4 +249,25 @@ async fn a_restart_behind_the_monitors_back_makes_it_starting_again() {
     let length = s.monitor.health().log.len();
     let health = s.wait_for_log((length + 2).min(5)).await;
     assert_eq!((health.status, health.failing_streak), (HealthStatus::Starting, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_container_is_not_probed_and_stays_healthy() {
+    let mut s = setup("echo >> $DIR/count; test -f $DIR/ok", config(1, Duration::ZERO), None);
+    std::fs::write(s.path("ok"), "").unwrap();
+    assert_eq!(s.next_event().await.to, HealthStatus::Healthy);
+    // Paused: a probe would fail (the check cannot run), but none runs and none counts.
+    std::fs::remove_file(s.path("ok")).unwrap();
+    set_state(&s.path("state"), "paused");
+    let probes = || std::fs::read_to_string(s.path("count")).unwrap().lines().count();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = probes();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(probes(), before, "probed while paused");
+    assert!(!s.monitor.is_finished(), "a paused container is not a stopped one");
+    assert_eq!(s.monitor.health().status, HealthStatus::Healthy);
+    assert!(s.events.try_recv().is_err(), "no change while paused");
+    // Unpaused (the same run): probed again, and now it fails.
+    set_state(&s.path("state"), &running(s.started));
+    assert_eq!(s.next_event().await.to, HealthStatus::Unhealthy);
 }

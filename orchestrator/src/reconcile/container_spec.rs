@@ -25,6 +25,8 @@ pub mod labels {
     pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
     pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
     pub const ONEOFF: &str = "com.docker.compose.oneoff";
+    /// A one-off container's random ID (its name ends in the first 12 digits).
+    pub const SLUG: &str = "com.docker.compose.slug";
     pub const IMAGE: &str = "com.docker.compose.image";
     pub const VERSION: &str = "com.docker.compose.version";
 }
@@ -230,6 +232,10 @@ fn joins(project: &Project, service: &Service, id: &Identity<'_>) -> Result<Vec<
                 Some(ip) => Some(ip.parse().map_err(|_| format!("{key}.ipv4_address: {ip:?} is not an IPv4 address"))?),
                 None => None,
             };
+            let ip6 = match attachment.and_then(|a| a.ipv6_address.as_deref()) {
+                Some(ip) => Some(ip.parse().map_err(|_| format!("{key}.ipv6_address: {ip:?} is not an IPv6 address"))?),
+                None => None,
+            };
             let dns_servers = service
                 .dns
                 .iter()
@@ -239,6 +245,7 @@ fn joins(project: &Project, service: &Service, id: &Identity<'_>) -> Result<Vec<
                 network: network_name(project, key),
                 options: ConnectOptions {
                     ip,
+                    ip6,
                     container_name: id.name.to_string(),
                     hostname: service.hostname.clone(),
                     aliases,
@@ -256,9 +263,12 @@ fn ports(service: &Service) -> Result<Vec<PortMapping>, String> {
         .iter()
         .map(|port| {
             let host_ip = match port.host_ip.as_deref() {
-                None | Some("0.0.0.0") | Some("") => None,
+                None | Some("") => None,
                 Some(ip) => Some(
-                    ip.parse::<Ipv4Addr>().map_err(|_| format!("host_ip {ip:?}: only IPv4 addresses are supported"))?,
+                    ip.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .map_err(|_| format!("host_ip {ip:?} is not an IP address"))?,
                 ),
             };
             let host_ports = match port.published.as_deref() {
@@ -343,7 +353,7 @@ mod tests {
         assert_eq!(spec.networks.len(), 1);
         assert_eq!(spec.networks[0].network, "demo_default");
         assert_eq!(spec.networks[0].options.aliases, ["web"]);
-        assert_eq!(spec.ports[0].host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(spec.ports[0].host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!(spec.ports[0].host_ports, Some(PortRange::single(8080)));
         assert_eq!(spec.ports[1].host_ports, None);
     }
@@ -351,7 +361,7 @@ mod tests {
     #[test]
     fn network_aliases_fixed_addresses_and_links() {
         let spec = spec(
-            "name: demo\nservices:\n  db: {image: db}\n  web:\n    image: web\n    links: ['db:database']\n    networks:\n      back: {aliases: [api], ipv4_address: 10.99.0.5}\nnetworks:\n  back: {name: shared-back}\n",
+            "name: demo\nservices:\n  db: {image: db}\n  web:\n    image: web\n    links: ['db:database']\n    ports: [{target: 80, host_ip: '::1', published: '8080'}]\n    networks:\n      back: {aliases: [api], ipv4_address: 10.99.0.5, ipv6_address: 'fd89::5'}\nnetworks:\n  back: {name: shared-back, enable_ipv6: true}\n",
             "web",
         )
         .unwrap();
@@ -359,6 +369,8 @@ mod tests {
         assert_eq!(join.network, "shared-back");
         assert_eq!(join.options.aliases, ["web", "api"]);
         assert_eq!(join.options.ip, Some("10.99.0.5".parse().unwrap()));
+        assert_eq!(join.options.ip6, Some("fd89::5".parse().unwrap()));
+        assert_eq!(spec.ports[0].host_ip, Some("::1".parse().unwrap()));
         assert_eq!(join.options.links, [ContainerLink { name: "demo-db-1".into(), alias: "database".into() }]);
     }
 

@@ -5,8 +5,11 @@
 pub mod container_spec;
 pub mod desired;
 pub mod observed;
+pub mod oneoff;
 pub mod plan;
 pub mod planner;
+pub mod rmi;
+pub mod selection;
 
 #[cfg(test)]
-mod planner_tests;
+pub(crate) mod planner_tests;

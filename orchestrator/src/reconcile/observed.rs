@@ -37,6 +37,9 @@ pub struct ObservedContainer {
     pub restarts: u32,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// A one-off container of `compose run`: never restarted, recreated or
+    /// counted as a replica or an orphan; `down` removes it.
+    pub oneoff: bool,
 }
 
 impl ObservedContainer {

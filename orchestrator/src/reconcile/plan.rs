@@ -50,6 +50,10 @@ pub enum Action {
     RemoveVolume {
         name: String,
     },
+    /// `down --rmi`: the image, unless a container still uses it.
+    RemoveImage {
+        name: String,
+    },
 }
 
 impl fmt::Display for Action {
@@ -66,6 +70,7 @@ impl fmt::Display for Action {
             Action::WaitCompleted { service } => write!(f, "wait for {service} to complete successfully"),
             Action::RemoveNetwork { name } => write!(f, "remove network {name}"),
             Action::RemoveVolume { name } => write!(f, "remove volume {name}"),
+            Action::RemoveImage { name } => write!(f, "remove image {name}"),
         }
     }
 }

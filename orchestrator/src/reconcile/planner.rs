@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::desired::{DesiredProject, DesiredService};
 use super::observed::{Health, Millis, Observed, ObservedContainer, Status};
 use super::plan::{Action, Plan, StepId};
+use super::selection::selected;
 use crate::compose::model::{Condition, RestartPolicy};
 
 /// What the plan is for.
@@ -29,6 +30,10 @@ pub struct UpOptions {
     pub services: Vec<String>,
     pub no_deps: bool,
     pub remove_orphans: bool,
+    /// `compose run SERVICE`: plan what its one-off container needs (the
+    /// project's networks and volumes and, unless `no_deps`, the service's
+    /// dependencies, up to the conditions it waits for), not the service.
+    pub run: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub struct DownOptions {
     /// `-v`: also remove the project's named volumes.
     pub volumes: bool,
     pub remove_orphans: bool,
+    /// `--rmi`: these images, once the containers are gone.
+    pub images: Vec<String>,
 }
 
 /// A container that ran at least this long starts its backoff again from zero, as Docker does.
@@ -95,12 +102,16 @@ pub fn plan(desired: &DesiredProject, observed: &Observed, mode: &Mode) -> Plan 
         resources: Vec::new(),
         selected: None,
     };
-    planner.selected = planner.selected();
+    planner.selected = planner.up_options().and_then(|options| selected(desired, options));
     planner.resources();
     for service in &desired.services {
         if planner.is_selected(&service.name) {
             planner.service(service);
         }
+    }
+    // The one-off container starts once its dependencies meet their conditions.
+    if let Some(run) = planner.up_options().and_then(|o| o.run.as_deref()).and_then(|run| desired.service(run)) {
+        planner.service_gate(run);
     }
     planner.orphans();
     planner.plan
@@ -112,21 +123,6 @@ impl<'a> Planner<'a> {
             Mode::Up(options) => Some(options),
             Mode::Converge { .. } => None,
         }
-    }
-
-    /// The services `up` was asked for, with their dependencies unless `--no-deps`.
-    fn selected(&self) -> Option<BTreeSet<String>> {
-        let options = self.up_options().filter(|o| !o.services.is_empty())?;
-        let mut selected: BTreeSet<String> = options.services.iter().cloned().collect();
-        let mut queue: Vec<String> = selected.iter().cloned().collect();
-        while let Some(name) = queue.pop().filter(|_| !options.no_deps) {
-            for dep in self.desired.service(&name).map(|s| s.depends_on.as_slice()).unwrap_or_default() {
-                if selected.insert(dep.service.clone()) {
-                    queue.push(dep.service.clone());
-                }
-            }
-        }
-        Some(selected)
     }
 
     fn is_selected(&self, service: &str) -> bool {
@@ -150,7 +146,7 @@ impl<'a> Planner<'a> {
 
     fn containers_of(&self, service: &str) -> Vec<&'a ObservedContainer> {
         let mut containers: Vec<&ObservedContainer> =
-            self.observed.containers.iter().filter(|c| c.service == service).collect();
+            self.observed.containers.iter().filter(|c| c.service == service && !c.oneoff).collect();
         containers.sort_by_key(|c| (c.number, !c.is_running(), c.id.clone()));
         containers
     }
@@ -339,7 +335,10 @@ impl<'a> Planner<'a> {
             (_, Status::Running | Status::Paused) => {
                 if let Some(reason) = dependency_changed {
                     Decision::Restart(reason.to_string())
-                } else if container.health == Some(Health::Unhealthy) && service.restart_on_unhealthy {
+                } else if container.status == Status::Running
+                    && container.health == Some(Health::Unhealthy)
+                    && service.restart_on_unhealthy
+                {
                     Decision::Restart("unhealthy, and x-berth.restart_on_unhealthy is set".into())
                 } else {
                     Decision::Keep
@@ -380,7 +379,7 @@ impl<'a> Planner<'a> {
     fn orphans(&mut self) {
         let remove = self.up_options().is_some_and(|o| o.remove_orphans);
         for container in &self.observed.containers {
-            if self.desired.service(&container.service).is_some() {
+            if container.oneoff || self.desired.service(&container.service).is_some() {
                 continue;
             }
             if remove {
@@ -413,7 +412,8 @@ fn effective_restarts(container: &ObservedContainer) -> u32 {
 }
 
 /// `berth compose down`: stop dependents before their dependencies, remove
-/// containers, then the project's networks (and volumes with `-v`).
+/// containers (`compose run` one-offs too), then the project's networks (and
+/// volumes with `-v`, images with `--rmi`).
 pub fn plan_down(desired: &DesiredProject, observed: &Observed, options: &DownOptions) -> Plan {
     let mut plan = Plan::default();
     let mut stopped_by_service: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
@@ -424,7 +424,7 @@ pub fn plan_down(desired: &DesiredProject, observed: &Observed, options: &DownOp
     let mut removed = Vec::new();
     for container in containers {
         let declared = desired.service(&container.service);
-        if declared.is_none() && !options.remove_orphans {
+        if declared.is_none() && !options.remove_orphans && !container.oneoff {
             plan.notes.push(format!(
                 "orphan container {} (service {} is not in the compose file); --remove-orphans removes it",
                 container.name, container.service
@@ -438,7 +438,11 @@ pub fn plan_down(desired: &DesiredProject, observed: &Observed, options: &DownOp
             .filter(|s| s.depends_on.iter().any(|d| d.service == container.service))
             .flat_map(|s| stopped_by_service.get(s.name.as_str()).cloned().unwrap_or_default())
             .collect();
-        let reason = if declared.is_some() { "down" } else { "orphan (--remove-orphans)" };
+        let reason = match (container.oneoff, declared) {
+            (true, _) => "down: one-off container",
+            (false, Some(_)) => "down",
+            (false, None) => "orphan (--remove-orphans)",
+        };
         let last = if container.is_running() {
             let stop = plan.push(Action::Stop { name: container.name.clone() }, reason, after);
             stopped_by_service.entry(container.service.as_str()).or_default().push(stop);
@@ -455,6 +459,9 @@ pub fn plan_down(desired: &DesiredProject, observed: &Observed, options: &DownOp
         for name in desired.volumes.iter().filter(|v| observed.volumes.contains(*v)) {
             plan.push(Action::RemoveVolume { name: name.clone() }, "down -v", removed.clone());
         }
+    }
+    for name in &options.images {
+        plan.push(Action::RemoveImage { name: name.clone() }, "down --rmi", removed.clone());
     }
     plan
 }

@@ -20,7 +20,7 @@ fn desired_with(yaml: &str, scale: &[(&str, u32)]) -> DesiredProject {
     DesiredProject::from_project(&loaded.project, &graph, &images, &scale)
 }
 
-fn desired(yaml: &str) -> DesiredProject {
+pub(crate) fn desired(yaml: &str) -> DesiredProject {
     desired_with(yaml, &[])
 }
 
@@ -55,6 +55,22 @@ fn running(desired: &DesiredProject, service: &str, number: u32) -> ObservedCont
         restarts: 0,
         started_at: Some(1_000),
         finished_at: None,
+        oneoff: false,
+    }
+}
+
+/// A `compose run` container of `service`, exited with `code`, from an older config.
+fn one_off(desired: &DesiredProject, service: &str, code: i32) -> ObservedContainer {
+    ObservedContainer {
+        id: format!("{service}runid"),
+        name: format!("demo-{service}-run-0123456789ab"),
+        number: 0,
+        config_hash: "an-older-hash".into(),
+        status: Status::Exited { code },
+        health: None,
+        finished_at: Some(2_000),
+        oneoff: true,
+        ..running(desired, service, 1)
     }
 }
 
@@ -384,6 +400,126 @@ fn down_stops_dependents_first() {
 4. stop demo-db-1 (after 2): down
 5. remove demo-db-1 (after 4): down
 6. remove network demo_default (after 1, 3, 5): down
+"
+    );
+}
+
+#[test]
+fn run_brings_up_the_dependencies_and_waits_for_their_conditions() {
+    let d = desired(STACK);
+    let run = |no_deps| Mode::Up(UpOptions { run: Some("web".into()), no_deps, ..Default::default() });
+    assert_eq!(
+        text(plan(&d, &Observed::default(), &run(false))),
+        "\
+1. create network demo_default: missing
+2. create container demo-db-1 (after 1): not created yet
+3. start demo-db-1 (after 2): not created yet
+4. wait for db to be healthy (after 3): a dependent waits for service_healthy
+"
+    );
+    // --no-deps: only what every container of the project needs.
+    assert_eq!(text(plan(&d, &Observed::default(), &run(true))), "1. create network demo_default: missing\n");
+    // Up and healthy already: nothing to do, nothing to wait for; web's own container is not touched.
+    let mut o = all_running(&d);
+    o.containers[1].status = Status::Exited { code: 1 };
+    assert_eq!(text(plan(&d, &o, &run(false))), "nothing to do\n");
+    o.containers[0].health = Some(Health::Starting);
+    assert_eq!(
+        text(plan(&d, &o, &run(false))),
+        "1. wait for db to be healthy: a dependent waits for service_healthy\n"
+    );
+}
+
+#[test]
+fn one_offs_are_never_restarted_recreated_or_orphans() {
+    let d = desired(STACK);
+    let mut o = all_running(&d);
+    // A crashed one-off of `web` (on-failure) and one of a service the file no longer has.
+    o.containers.push(one_off(&d, "web", 1));
+    let mut gone = one_off(&d, "job", 0);
+    gone.service = "old".into();
+    gone.name = "demo-old-run-0123456789ab".into();
+    o.containers.push(gone);
+    for mode in [
+        up(),
+        Mode::Up(UpOptions { remove_orphans: true, ..Default::default() }),
+        Mode::Up(UpOptions { force_recreate: true, services: vec!["job".into()], ..Default::default() }),
+        Mode::Converge { now: 1 << 40, daemon_start: true },
+    ] {
+        let plan = text(plan(&d, &o, &mode));
+        assert!(!plan.contains("-run-"), "{mode:?}:\n{plan}");
+    }
+    // They do not count as replicas either: the service's own container is still missing.
+    o.containers.remove(1);
+    assert_eq!(
+        text(plan(&d, &o, &Mode::Converge { now: 1, daemon_start: false })),
+        "\
+1. create container demo-web-1: missing: removed outside berth
+2. start demo-web-1 (after 1): missing: removed outside berth
+"
+    );
+}
+
+#[test]
+fn down_removes_one_offs_with_their_service() {
+    let d = desired(STACK);
+    let mut o = all_running(&d);
+    o.containers.truncate(1);
+    let mut web = one_off(&d, "web", 0);
+    web.status = Status::Running;
+    o.containers.push(web);
+    let mut gone = one_off(&d, "job", 0);
+    gone.service = "old".into();
+    gone.name = "demo-old-run-0123456789ab".into();
+    o.containers.push(gone);
+    assert_eq!(
+        text(plan_down(&d, &o, &DownOptions::default())),
+        "\
+1. remove demo-old-run-0123456789ab: down: one-off container
+2. stop demo-web-run-0123456789ab: down: one-off container
+3. remove demo-web-run-0123456789ab (after 2): down: one-off container
+4. stop demo-db-1 (after 2): down
+5. remove demo-db-1 (after 4): down
+6. remove network demo_default (after 1, 3, 5): down
+"
+    );
+}
+
+#[test]
+fn a_paused_container_is_left_alone() {
+    let yaml =
+        STACK.replace("    restart: always\n", "    restart: always\n    x-berth: {restart_on_unhealthy: true}\n");
+    let d = desired(&yaml);
+    let mut o = all_running(&d);
+    // Paused with its last check unhealthy: no restart by policy or by health, and up keeps it.
+    o.containers[0].status = Status::Paused;
+    o.containers[0].health = Some(Health::Unhealthy);
+    assert_eq!(text(plan(&d, &o, &Mode::Converge { now: 1 << 40, daemon_start: false })), "nothing to do\n");
+    assert_eq!(text(plan(&d, &o, &up())), "nothing to do\n");
+    // A changed config recreates it (the stop thaws it first).
+    o.containers[0].config_hash = "0123456789abcdef".into();
+    assert!(text(plan(&d, &o, &up())).starts_with("1. stop demo-db-1: config hash changed"));
+    // down stops it like a running one.
+    assert!(text(plan_down(&d, &o, &DownOptions::default())).contains("stop demo-db-1"));
+}
+
+#[test]
+fn down_rmi_removes_images_after_the_containers() {
+    let d = desired(STACK);
+    let o = all_running(&d);
+    let options = DownOptions { images: vec!["db".into(), "web".into()], ..Default::default() };
+    assert_eq!(
+        text(plan_down(&d, &o, &options)),
+        "\
+1. stop demo-job-1: down
+2. remove demo-job-1 (after 1): down
+3. stop demo-web-1: down
+4. remove demo-web-1 (after 3): down
+5. stop demo-db-1 (after 3): down
+6. remove demo-db-1 (after 5): down
+7. remove network demo_default (after 2, 4, 6): down
+8. remove image db (after 2, 4, 6): down --rmi
+9. remove image web (after 2, 4, 6): down --rmi
 "
     );
 }

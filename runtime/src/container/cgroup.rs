@@ -28,7 +28,23 @@ pub struct CgroupSetup {
 }
 
 impl CgroupSetup {
-    pub fn detect() -> io::Result<CgroupSetup> {
+    pub fn is_unified(&self) -> bool {
+        self.version == CgroupVersion::V2
+    }
+}
+
+/// This machine's cgroups, read once by whoever needs them: reading the mount
+/// table costs tens of microseconds per hundred mounts, and a busy host has
+/// hundreds (every container adds some).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroups {
+    pub setup: CgroupSetup,
+    /// v1: where the hierarchy of each controller berth knows is mounted.
+    v1_mounts: Vec<(&'static str, PathBuf)>,
+}
+
+impl Cgroups {
+    pub fn detect() -> io::Result<Cgroups> {
         let stat = nix::sys::statfs::statfs(CGROUP_ROOT)?;
         if stat.filesystem_type().0 as i64 == CGROUP2_MAGIC {
             // The root cgroup has no memory files: look at this process's own cgroup.
@@ -36,22 +52,24 @@ impl CgroupSetup {
             let own = own.lines().find_map(|line| line.strip_prefix("0::")).unwrap_or("/");
             let swap_accounting =
                 Path::new(CGROUP_ROOT).join(own.trim_start_matches('/')).join("memory.swap.max").exists();
-            Ok(CgroupSetup { version: CgroupVersion::V2, swap_accounting })
-        } else {
-            let swap_accounting = v1_mount("memory")?.is_some_and(|m| m.join("memory.memsw.limit_in_bytes").exists());
-            Ok(CgroupSetup { version: CgroupVersion::V1, swap_accounting })
+            let setup = CgroupSetup { version: CgroupVersion::V2, swap_accounting };
+            return Ok(Cgroups { setup, v1_mounts: Vec::new() });
         }
-    }
-
-    pub fn is_unified(&self) -> bool {
-        self.version == CgroupVersion::V2
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let v1_mounts: Vec<(&'static str, PathBuf)> = CONTROLLERS
+            .iter()
+            .filter_map(|&controller| Some((controller, v1_mount(&mountinfo, controller)?)))
+            .collect();
+        let swap_accounting = v1_mounts
+            .iter()
+            .any(|(controller, mount)| *controller == "memory" && mount.join("memory.memsw.limit_in_bytes").exists());
+        Ok(Cgroups { setup: CgroupSetup { version: CgroupVersion::V1, swap_accounting }, v1_mounts })
     }
 }
 
-/// Where the v1 hierarchy carrying `controller` is mounted.
-fn v1_mount(controller: &str) -> io::Result<Option<PathBuf>> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
-    Ok(mountinfo.lines().find_map(|line| {
+/// Where the v1 hierarchy carrying `controller` is mounted, from /proc/self/mountinfo.
+fn v1_mount(mountinfo: &str, controller: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
         let (mount, fs) = line.split_once(" - ")?;
         let mut fs_fields = fs.split_whitespace();
         if fs_fields.next()? != "cgroup" {
@@ -60,22 +78,19 @@ fn v1_mount(controller: &str) -> io::Result<Option<PathBuf>> {
         let options = fs_fields.nth(1)?;
         let mount_point = mount.split_whitespace().nth(4)?;
         options.split(',').any(|o| o == controller).then(|| PathBuf::from(mount_point))
-    }))
+    })
 }
 
-/// Which cgroup hierarchies [`leave_starters_cgroup`] handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hierarchies {
-    /// Those without resource controllers that the runtime manages: cgroup v2
-    /// and named v1 ones (`name=systemd`), which service managers use to track
-    /// (and stop) processes. A container started now inherits these.
-    Tracking,
-    /// The v1 controller hierarchies (the runtime moves the container itself).
-    Controllers,
+/// One cgroup hierarchy mounted here.
+struct Hierarchy {
+    mount_point: PathBuf,
+    /// How /proc/self/cgroup names it: empty for cgroup v2, else its
+    /// controllers and `name=` options, sorted and comma-joined.
+    key: String,
 }
 
-/// The cgroup hierarchies mounted here of one kind.
-fn hierarchies(kind: Hierarchies) -> io::Result<Vec<PathBuf>> {
+/// The cgroup hierarchies (v1 and v2) mounted here.
+fn hierarchies() -> io::Result<Vec<Hierarchy>> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     Ok(mountinfo
         .lines()
@@ -85,16 +100,26 @@ fn hierarchies(kind: Hierarchies) -> io::Result<Vec<PathBuf>> {
             let fs_type = fs_fields.next()?;
             let options = fs_fields.nth(1).unwrap_or_default();
             let mount_point = mount.split_whitespace().nth(4)?;
-            let tracking = fs_type == "cgroup2"
-                || options.split(',').any(|o| o.starts_with("name="))
-                    && !options.split(',').any(|o| CONTROLLERS.contains(&o));
-            let wanted = match kind {
-                Hierarchies::Tracking => tracking,
-                Hierarchies::Controllers => fs_type == "cgroup" && !tracking,
+            let mut key: Vec<&str> = match fs_type {
+                "cgroup2" => Vec::new(),
+                "cgroup" => options.split(',').filter(|o| CONTROLLERS.contains(o) || o.starts_with("name=")).collect(),
+                _ => return None,
             };
-            wanted.then(|| PathBuf::from(mount_point))
+            key.sort_unstable();
+            Some(Hierarchy { mount_point: PathBuf::from(mount_point), key: key.join(",") })
         })
         .collect())
+}
+
+/// This process's cgroup in the hierarchy /proc/self/cgroup names `key`.
+fn own_cgroup<'a>(proc_self_cgroup: &'a str, key: &str) -> Option<&'a str> {
+    proc_self_cgroup.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let mut names: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
+        names.sort_unstable();
+        (names.join(",") == key).then_some(path)
+    })
 }
 
 /// The v1 controllers the runtime knows.
@@ -113,15 +138,26 @@ const CONTROLLERS: [&str; 12] = [
     "net_prio",
 ];
 
-/// Moves this process into `berth/monitors` of every hierarchy, out of the
-/// cgroup of whoever started it: a service manager that stops the starter's
-/// cgroup (a CLI session, the daemon's unit) does not take the monitors, and
-/// so the containers, with it. Best effort: a hierarchy that refuses is skipped.
-pub fn leave_starters_cgroup(kind: Hierarchies) {
-    let Ok(hierarchies) = hierarchies(kind) else { return };
+/// The cgroup monitors live in, below each hierarchy's root.
+const MONITORS: &str = "/berth/monitors";
+
+/// Moves this process (the monitor spawner, whose forks inherit it) into
+/// `berth/monitors` of every hierarchy, out of the cgroup of whoever started
+/// it: a service manager that stops the starter's cgroup (a CLI session, the
+/// daemon's unit) does not take the monitors, and so the containers, with it.
+/// Best effort: a hierarchy that refuses is skipped. A hierarchy where the
+/// process is already there is left alone: every move waits for an RCU grace
+/// period (7–20 ms on these machines).
+pub fn leave_starters_cgroup() {
+    let Ok(hierarchies) = hierarchies() else { return };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let pid = std::process::id().to_string();
     for hierarchy in hierarchies {
-        let dir = hierarchy.join("berth").join("monitors");
+        if own_cgroup(&own, &hierarchy.key) == Some(MONITORS) {
+            continue;
+        }
+        let hierarchy = hierarchy.mount_point;
+        let dir = hierarchy.join(MONITORS.trim_start_matches('/'));
         let moved = std::fs::create_dir_all(&dir)
             .and_then(|()| inherit_cpuset(&hierarchy, &[hierarchy.join("berth"), dir.clone()]))
             .and_then(|()| std::fs::write(dir.join("cgroup.procs"), &pid));
@@ -154,6 +190,8 @@ pub struct ContainerCgroup {
     cpu: Option<PathBuf>,
     pids: Option<PathBuf>,
     blkio: Option<PathBuf>,
+    /// v2: the one directory (`cgroup.freeze`); v1: the freezer controller's (`freezer.state`).
+    freezer: Option<PathBuf>,
     /// Every directory the container's cgroup has (for leak checks).
     all: Vec<PathBuf>,
 }
@@ -181,45 +219,58 @@ fn keyed(path: &Path, key: &str) -> io::Result<Option<u64>> {
     }))
 }
 
-impl ContainerCgroup {
+impl Cgroups {
     /// The cgroup of container `id` (whether or not it exists now).
-    pub fn locate(setup: CgroupSetup, id: &ContainerId) -> io::Result<ContainerCgroup> {
+    pub fn container(&self, id: &ContainerId) -> ContainerCgroup {
         let relative = super::spec::cgroup_path(id);
         let relative = relative.strip_prefix("/").unwrap_or(&relative).to_path_buf();
+        let setup = self.setup;
         match setup.version {
             CgroupVersion::V2 => {
                 let dir = Path::new(CGROUP_ROOT).join(&relative);
-                Ok(ContainerCgroup {
+                ContainerCgroup {
                     setup,
                     memory: Some(dir.clone()),
                     cpu: Some(dir.clone()),
                     pids: Some(dir.clone()),
                     blkio: Some(dir.clone()),
+                    freezer: Some(dir.clone()),
                     all: vec![dir],
-                })
+                }
             }
             CgroupVersion::V1 => {
-                let at = |controller: &str| -> io::Result<Option<PathBuf>> {
-                    Ok(v1_mount(controller)?.map(|mount| mount.join(&relative)))
+                let at = |controller: &str| {
+                    self.v1_mounts.iter().find(|(c, _)| *c == controller).map(|(_, mount)| mount.join(&relative))
                 };
-                let mut all = Vec::new();
-                for controller in CONTROLLERS {
-                    if let Some(dir) = at(controller)?
-                        && !all.contains(&dir)
-                    {
+                let mut all: Vec<PathBuf> = Vec::new();
+                for (_, mount) in &self.v1_mounts {
+                    let dir = mount.join(&relative);
+                    if !all.contains(&dir) {
                         all.push(dir);
                     }
                 }
-                Ok(ContainerCgroup {
+                ContainerCgroup {
                     setup,
-                    memory: at("memory")?,
-                    cpu: at("cpuacct")?,
-                    pids: at("pids")?,
-                    blkio: at("blkio")?,
+                    memory: at("memory"),
+                    cpu: at("cpuacct"),
+                    pids: at("pids"),
+                    blkio: at("blkio"),
+                    freezer: at("freezer"),
                     all,
-                })
+                }
             }
         }
+    }
+}
+
+impl ContainerCgroup {
+    pub fn setup(&self) -> CgroupSetup {
+        self.setup
+    }
+
+    /// Where the freezer's files are (none on a v1 host without the freezer controller).
+    pub fn freezer_dir(&self) -> Option<&Path> {
+        self.freezer.as_deref()
     }
 
     /// The directories that exist now.
@@ -327,12 +378,36 @@ mod tests {
 
     #[test]
     fn this_machine_has_a_known_setup() {
-        let setup = CgroupSetup::detect().unwrap();
         let id = ContainerId::generate().unwrap();
-        let cgroup = ContainerCgroup::locate(setup, &id).unwrap();
+        let cgroup = Cgroups::detect().unwrap().container(&id);
         assert!(!cgroup.all.is_empty());
         assert!(cgroup.all.iter().all(|dir| dir.ends_with(format!("berth/{id}"))));
         assert!(cgroup.existing_dirs().is_empty());
+    }
+
+    #[test]
+    fn own_cgroup_is_found_by_controllers_in_any_order() {
+        let text = "12:cpu,cpuacct:/a\n9:name=systemd:/berth/monitors\n4:memory:/m\n0::/unified\n";
+        assert_eq!(own_cgroup(text, "cpu,cpuacct"), Some("/a"));
+        assert_eq!(own_cgroup(text, "name=systemd"), Some("/berth/monitors"));
+        assert_eq!(own_cgroup(text, "memory"), Some("/m"));
+        assert_eq!(own_cgroup(text, ""), Some("/unified"));
+        assert_eq!(own_cgroup(text, "pids"), None);
+    }
+
+    #[test]
+    fn every_hierarchy_of_this_machine_has_a_line_in_proc_self_cgroup() {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let hierarchies = hierarchies().unwrap();
+        assert!(!hierarchies.is_empty());
+        for hierarchy in hierarchies {
+            assert!(
+                own_cgroup(&own, &hierarchy.key).is_some(),
+                "{} ({:?}) in {own}",
+                hierarchy.mount_point.display(),
+                hierarchy.key
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct ContainerConfig {
     pub security: SecurityOptions,
     pub restart: RestartPolicy,
     pub network: NetworkMode,
+    /// The network's name for `inspect` (see `CreateOptions::network_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_name: Option<String>,
     /// e.g. `SIGTERM`
     pub stop_signal: String,
     pub stop_timeout: u32,
@@ -200,6 +203,7 @@ impl ContainerConfig {
             security: options.security,
             restart: options.restart,
             network: options.network.clone(),
+            network_name: options.network_name.clone(),
             stop_signal: stop_signal.as_str().to_owned(),
             stop_timeout: options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
             auto_remove: options.auto_remove,

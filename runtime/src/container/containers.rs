@@ -3,10 +3,12 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::error::ContainerError;
 use super::layout::ContainerDir;
 use super::records::{self, ContainerRecord, MIGRATION};
+use super::spawner::MonitorSpawner;
 use super::state::State;
 use crate::store::{Db, Root};
 
@@ -45,27 +47,43 @@ impl HelperCommand {
 }
 
 /// The containers of one state root. Every operation works from any process:
-/// all state is on disk and with the monitors, none in this value.
+/// all state is on disk and with the monitors, none in this value (but the
+/// spawner of monitors, shared by the values a process opens).
 #[derive(Debug)]
 pub struct Containers {
     pub(crate) root: Root,
     pub(crate) db: Db,
-    pub(crate) helper: HelperCommand,
+    pub(crate) spawner: Arc<MonitorSpawner>,
 }
 
 impl Containers {
-    /// Opens the containers of `root`, running monitors with this binary.
+    /// Opens the containers of `root`, running helpers with this binary.
     pub fn open(root: &Root) -> Result<Containers, ContainerError> {
         Containers::open_with(root, HelperCommand::current_exe()?)
     }
 
-    /// Opens the containers of `root`, running monitors with `helper`.
+    /// Opens the containers of `root`, running helpers with `helper`.
     pub fn open_with(root: &Root, helper: HelperCommand) -> Result<Containers, ContainerError> {
+        Containers::open_sharing(root, Arc::new(MonitorSpawner::new(helper, root.clone())))
+    }
+
+    /// Opens the containers of `root` with a spawner another value uses too
+    /// (the daemon opens a value per long operation; all share one spawner).
+    pub fn open_sharing(root: &Root, spawner: Arc<MonitorSpawner>) -> Result<Containers, ContainerError> {
         for dir in [root.containers(), root.volumes()] {
             std::fs::create_dir_all(&dir).map_err(|e| ContainerError::io("cannot create", dir, e))?;
         }
         let db = Db::open(&root.db(), &[MIGRATION])?;
-        Ok(Containers { root: root.clone(), db, helper })
+        Ok(Containers { root: root.clone(), db, spawner })
+    }
+
+    /// The spawner of this value's monitors, to share with [`Containers::open_sharing`].
+    pub fn spawner(&self) -> Arc<MonitorSpawner> {
+        Arc::clone(&self.spawner)
+    }
+
+    pub(crate) fn helper(&self) -> &HelperCommand {
+        self.spawner.helper()
     }
 
     pub fn root(&self) -> &Root {

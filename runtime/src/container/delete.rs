@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::cgroup::{CgroupSetup, ContainerCgroup};
+use super::cgroup::Cgroups;
 use super::config::ContainerConfig;
 use super::containers::Containers;
 use super::error::ContainerError;
@@ -53,10 +53,8 @@ pub(crate) fn remove_all(
     let dir = ContainerDir::new(root, id);
     let mut errors = Vec::new();
     super::monitor::clear_stale_runtime_state(&dir);
-    if let Ok(setup) = CgroupSetup::detect()
-        && let Ok(cgroup) = ContainerCgroup::locate(setup, id)
-    {
-        for leftover in cgroup.existing_dirs() {
+    if let Ok(cgroups) = Cgroups::detect() {
+        for leftover in cgroups.container(id).existing_dirs() {
             if let Err(e) = std::fs::remove_dir(&leftover) {
                 errors.push(format!("cannot remove cgroup {}: {e}", leftover.display()));
             }

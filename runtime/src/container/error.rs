@@ -23,6 +23,14 @@ pub enum ContainerError {
     NotRunning(String),
     #[error("container {0} is already running")]
     AlreadyRunning(String),
+    #[error("container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    #[error("Container {0} is paused, unpause the container before exec")]
+    ExecPaused(String),
+    #[error("Container {0} is restarting, wait until the container is running")]
+    Restarting(String),
     #[error("cannot remove container {0}: container is running: stop the container before removing or force remove")]
     RemoveRunning(String),
     /// The process could not be started; `kind` gives Docker's exit code.

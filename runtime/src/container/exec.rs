@@ -30,8 +30,9 @@ use super::id::ContainerId;
 use super::layout::ContainerDir;
 use super::protocol::{self, ExitStatus, FrameKind, Reply, socket};
 use super::rootfs;
+use super::seccomp::bpf::CompiledFilter;
 use super::signal::exit_code_for;
-use super::state::State;
+use super::state::{State, Status};
 use crate::store::Root;
 
 /// The hidden subcommand: `berth internal exec ROOT RUN ID OPTIONS-JSON`.
@@ -90,14 +91,16 @@ impl Containers {
 
     fn helper_command(&self, reference: &str, options: &ExecOptions) -> Result<Command, ContainerError> {
         let record = self.lookup(reference)?;
-        if !self.state(&record)?.is_running() {
-            return Err(ContainerError::NotRunning(record.name));
+        match self.state(&record)?.status {
+            Status::Paused => return Err(ContainerError::ExecPaused(reference.to_string())),
+            status if !status.is_active() => return Err(ContainerError::NotRunning(record.name)),
+            _ => {}
         }
         if options.cmd.is_empty() {
             return Err(super::options::OptionError::new("exec", "", "no command specified").into());
         }
         let json = serde_json::to_string(options).map_err(|e| ContainerError::Internal(e.to_string()))?;
-        let mut command = self.helper.command(SUBCOMMAND);
+        let mut command = self.helper().command(SUBCOMMAND);
         command.arg(self.root.root()).arg(self.root.run()).arg(record.id.as_str()).arg(json);
         Ok(command)
     }
@@ -223,6 +226,9 @@ fn process(dir: &ContainerDir, state: &State, spec: &Spec, options: &ExecOptions
 fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions, io: Io) -> Result<i32, ContainerError> {
     let dir = ContainerDir::new(root, id);
     let state = State::load(&dir).map_err(|e| ContainerError::io("cannot read", dir.state_json(), e))?;
+    if state.status == Status::Paused {
+        return Err(ContainerError::ExecPaused(id.to_string()));
+    }
     if !state.is_running() || state.pid <= 0 {
         return Err(ContainerError::NotRunning(id.to_string()));
     }
@@ -244,7 +250,7 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions, io: Io) -> Res
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| ContainerError::Internal(format!("cannot make a signalfd: {e}")))?;
 
-    let seccomp = spec.linux().as_ref().and_then(|linux| linux.seccomp().clone());
+    let seccomp = seccomp_filter(root, &dir, &spec)?;
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(dir.runtime_root())
         .map_err(|e| failed(e.to_string()))?
@@ -297,6 +303,25 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions, io: Io) -> Res
         Io::Attach(stream) => serve(stream, streams, pid, &signals),
         Io::Inherit => wait(pid),
     }
+}
+
+/// The container's seccomp filter (compiled once, see [`CompiledFilter`]):
+/// its profile beside the spec, or in the spec of a container that an earlier
+/// berth started (or one without no_new_privs, whose filter libcontainer loads).
+fn seccomp_filter(root: &Root, dir: &ContainerDir, spec: &Spec) -> Result<Option<CompiledFilter>, ContainerError> {
+    let profile =
+        match std::fs::read(dir.seccomp_profile()) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
+                id: dir.id().to_string(),
+                what: format!("seccomp.json: {e}"),
+            })?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            Err(e) => return Err(ContainerError::io("cannot read", dir.seccomp_profile(), e)),
+        };
+    profile
+        .map(|profile| CompiledFilter::for_profile(&super::layout::seccomp_cache(root), &profile))
+        .transpose()
+        .map_err(|e| failed(e.to_string()))
 }
 
 struct RemoveOnDrop(Vec<std::path::PathBuf>);

@@ -1,7 +1,7 @@
-//! What runs in the container's init process right before the command
-//! replaces it: Docker's (runc's) messages for a command that cannot be found
-//! or run, a clean signal state, and for `exec` the container's seccomp filter
-//! (libcontainer does not apply it to processes joining a container).
+//! What runs in the container's process right before the command replaces
+//! it: Docker's (runc's) messages for a command that cannot be found or run, a
+//! clean signal state, and the container's seccomp filter, compiled once
+//! ([`CompiledFilter`]; libcontainer would compile the profile in every process).
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
-use oci_spec::runtime::{LinuxSeccomp, Spec};
+use oci_spec::runtime::Spec;
+
+use super::seccomp::bpf::CompiledFilter;
 
 /// berth's [`Executor`].
 #[derive(Clone, Debug, Default)]
 pub struct BerthExecutor {
-    /// Loaded just before exec; set for processes joining a running container.
-    pub seccomp: Option<LinuxSeccomp>,
+    /// Loaded just before exec (the spec libcontainer reads has none).
+    pub seccomp: Option<CompiledFilter>,
 }
 
 fn args(spec: &Spec) -> Option<&Vec<String>> {
@@ -90,9 +92,8 @@ impl Executor for BerthExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         let args = args(spec).ok_or(ExecutorError::InvalidArg)?;
         reset_signals().map_err(|e| ExecutorError::Other(format!("cannot reset signals: {e}")))?;
-        if let Some(seccomp) = &self.seccomp {
-            libcontainer::seccomp::initialize_seccomp(seccomp)
-                .map_err(|e| ExecutorError::Other(format!("cannot load the seccomp filter: {e}")))?;
+        if let Some(filter) = &self.seccomp {
+            filter.load().map_err(|e| ExecutorError::Other(format!("cannot load the seccomp filter: {e}")))?;
         }
         let program = resolve_command(&args[0], env_path(spec).as_deref()).map_err(ExecutorError::Other)?;
         let program =

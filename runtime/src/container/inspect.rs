@@ -189,8 +189,9 @@ pub fn describe(root: &Root, record: &ContainerRecord, state: &State) -> Inspect
         args: command.iter().skip(1).cloned().collect(),
         state: InspectState {
             status: state.status.as_str(),
-            running: state.status == Status::Running,
-            paused: false,
+            // Docker's paused container is running, and paused.
+            running: matches!(state.status, Status::Running | Status::Paused),
+            paused: state.status == Status::Paused,
             restarting: state.status == Status::Restarting,
             oom_killed: state.oom_killed,
             dead: state.status == Status::Dead,
@@ -210,7 +211,7 @@ pub fn describe(root: &Root, record: &ContainerRecord, state: &State) -> Inspect
         driver: "overlay2",
         host_config: HostConfig {
             binds,
-            network_mode: config.network.name(),
+            network_mode: config.network_name.clone().unwrap_or_else(|| config.network.name()),
             restart_policy: config.restart,
             auto_remove: config.auto_remove,
             cap_add: config.capabilities.add.iter().cloned().map(String::from).collect(),

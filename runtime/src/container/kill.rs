@@ -17,6 +17,7 @@ impl Containers {
         if !self.state(&record)?.is_running() {
             return Err(not_running());
         }
+        self.thaw_for(&record, signal)?;
         match super::client::request(&self.dir(&record), &Request::Kill { signal: signal as i32 }, None) {
             Ok(Reply::Done) | Ok(Reply::Exited(_)) => Ok(()),
             Ok(Reply::Error(message)) => Err(ContainerError::Monitor { id: record.id.to_string(), reason: message }),

@@ -45,6 +45,12 @@ impl ContainerDir {
         self.dir.join("config.json")
     }
 
+    /// The container's seccomp profile (OCI `linux.seccomp`), kept beside a
+    /// `config.json` that has none: berth loads the compiled filter itself.
+    pub fn seccomp_profile(&self) -> PathBuf {
+        self.dir.join("seccomp.json")
+    }
+
     /// The merged overlay mount point; mounted only inside the monitor's mount namespace.
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
@@ -63,6 +69,12 @@ impl ContainerDir {
     /// The runtime state the monitor keeps (running, exit code, ...).
     pub fn state_json(&self) -> PathBuf {
         self.dir.join("state.json")
+    }
+
+    /// Written by `pause` (the PID of the run it froze), removed by `unpause`:
+    /// the paused state outlives the daemon, as the frozen cgroup does.
+    pub fn paused(&self) -> PathBuf {
+        self.dir.join("paused")
     }
 
     /// Held locked by the monitor for as long as it runs.
@@ -135,6 +147,12 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// [`replace_file`] of a value as JSON.
 pub fn replace_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     replace_file(path, &serde_json::to_vec(value).map_err(std::io::Error::other)?)
+}
+
+/// `<run>/seccomp`: compiled seccomp filters, one per profile (gone at reboot,
+/// as the libseccomp that compiled them may be).
+pub fn seccomp_cache(root: &Root) -> PathBuf {
+    root.run().join("seccomp")
 }
 
 /// `<run>/runtime`: libcontainer's state directory, one entry per running container.

@@ -59,10 +59,11 @@ impl std::str::FromStr for Filter {
             "status" => Filter::Status(match value {
                 "created" => Status::Created,
                 "running" => Status::Running,
+                "paused" => Status::Paused,
                 "restarting" => Status::Restarting,
                 "exited" => Status::Exited,
                 "dead" => Status::Dead,
-                _ => return Err(err("status is one of created, running, restarting, exited, dead")),
+                _ => return Err(err("status is one of created, running, paused, restarting, exited, dead")),
             }),
             "exited" => Filter::Exited(value.parse().map_err(|_| err("exited wants an exit code"))?),
             "ancestor" => Filter::Ancestor(value.to_owned()),
@@ -98,6 +99,7 @@ pub fn status_text(state: &State, now: DateTime<Utc>) -> String {
     match state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", since(state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(state.started_at)),
         Status::Restarting => format!("Restarting ({}) {} ago", state.exit_code, since(state.finished_at)),
         Status::Exited => format!("Exited ({}) {} ago", state.exit_code, since(state.finished_at)),
         Status::Dead => "Dead".into(),
@@ -167,6 +169,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(status_text(&running, now), "Up 5 minutes");
+        let paused = State { status: Status::Paused, ..running };
+        assert_eq!(status_text(&paused, now), "Up 5 minutes (Paused)");
         let exited = State {
             status: Status::Exited,
             exit_code: 137,

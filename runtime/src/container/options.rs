@@ -65,6 +65,10 @@ pub struct CreateOptions {
     pub security: SecurityOptions,
     pub restart: RestartPolicy,
     pub network: NetworkMode,
+    /// The network the namespace of [`NetworkMode::Path`] was made for (the
+    /// first one joined): what `inspect` shows as HostConfig.NetworkMode.
+    #[serde(default)]
+    pub network_name: Option<String>,
     /// Contents of /etc/hosts and /etc/resolv.conf; defaults when absent.
     pub etc: EtcFiles,
     /// `--stop-signal`; the image's StopSignal, else SIGTERM.

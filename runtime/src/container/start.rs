@@ -2,9 +2,8 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -14,6 +13,7 @@ use super::containers::Containers;
 use super::error::{ContainerError, StartFailure};
 use super::monitor;
 use super::protocol::StartReport;
+use super::spawner::MonitorStdio;
 
 /// How long a monitor may take to start its container.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,10 +25,8 @@ pub struct Started {
     pub pid: i32,
     /// The attachment asked for at start: nothing of the output is missed.
     pub attach: Option<AttachStream>,
-    /// The monitor, a child of the caller until the caller exits. A caller
-    /// that lives on (the daemon) should reap it (`wait` in a thread); the
-    /// monitor keeps running if this is dropped.
-    pub monitor: Child,
+    /// The monitor's PID (a child of the spawner, which reaps it).
+    pub monitor: i32,
 }
 
 impl Containers {
@@ -43,52 +41,32 @@ impl Containers {
         let internal = |reason: String| ContainerError::Internal(format!("cannot start a monitor: {reason}"));
         let (report_read, report_write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| internal(e.to_string()))?;
-        let mut command = self.helper.command(monitor::SUBCOMMAND);
-        command
-            .arg(self.root.root())
-            .arg(self.root.run())
-            .arg(record.id.as_str())
-            .env_clear()
-            .stdout(Stdio::from(report_write));
-        if let Some(level) = std::env::var_os("BERTH_LOG") {
-            command.env("BERTH_LOG", level);
-        }
-        let ours = match attach {
+        let path = |path: &std::path::Path| {
+            path.to_str().map(str::to_owned).ok_or_else(|| internal(format!("{} is not UTF-8", path.display())))
+        };
+        let mut args = vec![path(self.root.root())?, path(self.root.run())?, record.id.to_string()];
+        let null = || File::options().read(true).write(true).open("/dev/null").map(OwnedFd::from);
+        let (ours, stdin) = match attach {
             Some(streams) => {
                 let (ours, theirs) = UnixStream::pair().map_err(|e| internal(e.to_string()))?;
-                command.arg(monitor::attach_arg(streams.stdin, streams.stdout, streams.stderr));
-                command.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
-                Some(ours)
+                args.push(monitor::attach_arg(streams.stdin, streams.stdout, streams.stderr));
+                (Some(ours), OwnedFd::from(theirs))
             }
-            None => {
-                command.stdin(Stdio::null());
-                None
-            }
+            None => (None, null().map_err(|e| internal(e.to_string()))?),
         };
-        command.stderr(match std::env::var_os("BERTH_LOG") {
-            Some(_) => File::options()
-                .create(true)
-                .append(true)
-                .open(dir.monitor_log())
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-            None => Stdio::null(),
-        });
-        let mut child = command.spawn().map_err(|e| internal(format!("{}: {e}", self.helper.program.display())))?;
-        drop(command);
+        let stderr = match std::env::var_os("BERTH_LOG") {
+            Some(_) => File::options().create(true).append(true).open(dir.monitor_log()).map(OwnedFd::from),
+            None => null(),
+        }
+        .map_err(|e| internal(e.to_string()))?;
+        let monitor = self.spawner.spawn(&args, MonitorStdio { stdin, stdout: report_write, stderr })?;
 
-        let report = read_report(File::from(report_read));
-        match report {
-            Ok(StartReport::Started { pid }) => {
-                Ok(Started { pid, attach: ours.map(AttachStream::new), monitor: child })
-            }
-            Ok(StartReport::Failed { kind, message }) => {
-                let _ = child.wait();
-                Err(ContainerError::StartFailed { kind, message })
-            }
+        match read_report(File::from(report_read)) {
+            Ok(StartReport::Started { pid }) => Ok(Started { pid, attach: ours.map(AttachStream::new), monitor }),
+            Ok(StartReport::Failed { kind, message }) => Err(ContainerError::StartFailed { kind, message }),
             Err(reason) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                // A monitor that neither started the container nor said why is stuck: end it.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::SIGKILL);
                 Err(ContainerError::StartFailed { kind: StartFailure::Other, message: reason })
             }
         }

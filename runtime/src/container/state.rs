@@ -12,13 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::ContainerDir;
 
-/// Docker's container states (`paused` is not supported).
+/// Docker's container states.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     #[default]
     Created,
     Running,
+    /// Running, with every process frozen (`pause`). Never written by the
+    /// monitor: derived from the container's pause record when loading.
+    Paused,
     Restarting,
     Exited,
     /// The monitor vanished while the container ran.
@@ -30,15 +33,16 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Restarting => "restarting",
             Status::Exited => "exited",
             Status::Dead => "dead",
         }
     }
 
-    /// Running or about to run again: the monitor is in charge.
+    /// Running (paused or not) or about to run again: the monitor is in charge.
     pub fn is_active(self) -> bool {
-        matches!(self, Status::Running | Status::Restarting)
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
     }
 }
 
@@ -65,7 +69,8 @@ pub struct State {
 
 impl State {
     /// The recorded state, `Created` if the container never ran. A state that
-    /// says the monitor is in charge while its lock is free is reported `Dead`.
+    /// says the monitor is in charge while its lock is free is reported `Dead`;
+    /// a running container frozen by `pause` (this very run) is `Paused`.
     pub fn load(dir: &ContainerDir) -> io::Result<State> {
         let mut state: State = match std::fs::read(dir.state_json()) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -81,6 +86,9 @@ impl State {
             if state.error.is_empty() {
                 state.error = "the container's monitor process is gone (killed, or the machine restarted)".into();
             }
+        }
+        if state.status == Status::Running && super::pause::paused_run(dir) == Some(state.pid) {
+            state.status = Status::Paused;
         }
         Ok(state)
     }
@@ -136,6 +144,13 @@ mod tests {
         // Held by a "monitor": the recorded state stands.
         let file = File::create(dir.monitor_lock()).unwrap();
         let _held = Flock::lock(file, FlockArg::LockExclusiveNonblock).unwrap();
+        assert_eq!(State::load(&dir).unwrap().status, Status::Running);
+
+        // Paused: this run was frozen; a record of an earlier run does not count.
+        std::fs::write(dir.paused(), "42").unwrap();
+        assert_eq!(State::load(&dir).unwrap().status, Status::Paused);
+        assert!(State::load(&dir).unwrap().is_running());
+        std::fs::write(dir.paused(), "7").unwrap();
         assert_eq!(State::load(&dir).unwrap().status, Status::Running);
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::{CgroupSetup, ContainerCgroup, MemoryUsage};
+use super::cgroup::{Cgroups, ContainerCgroup, MemoryUsage};
 use super::containers::Containers;
 use super::error::ContainerError;
 
@@ -68,7 +68,7 @@ fn network(pid: i32) -> (u64, u64) {
 impl Containers {
     /// One reading per running container in `references`.
     pub fn stats(&self, references: &[String]) -> Result<Vec<Stats>, ContainerError> {
-        let setup = CgroupSetup::detect().map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?;
+        let cgroups = Cgroups::detect().map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?;
         let mut targets = Vec::new();
         for reference in references {
             let record = self.lookup(reference)?;
@@ -76,8 +76,7 @@ impl Containers {
             if !state.is_running() {
                 continue;
             }
-            let cgroup = ContainerCgroup::locate(setup, &record.id)
-                .map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?;
+            let cgroup: ContainerCgroup = cgroups.container(&record.id);
             targets.push((record, state.pid, cgroup));
         }
         let first: Vec<u64> = targets.iter().map(|(_, _, cgroup)| cgroup.cpu_usage_ns().unwrap_or(0)).collect();

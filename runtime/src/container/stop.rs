@@ -33,6 +33,8 @@ impl Containers {
         if !self.state(record)?.is_running() {
             return Ok(None);
         }
+        // The stop signal, and SIGKILL after the grace period, end a paused container too.
+        self.thaw_for(record, Signal::SIGKILL)?;
         let request = Request::Stop { signal: signal as i32, timeout_secs: timeout };
         let wait = Duration::from_secs(timeout.into()) + STOP_SLACK;
         match super::client::request(&self.dir(record), &request, Some(wait)) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Local, TimeZone};
 
-use super::cgroup::{CgroupSetup, ContainerCgroup};
+use super::cgroup::Cgroups;
 use super::containers::Containers;
 use super::error::ContainerError;
 
@@ -79,9 +79,9 @@ impl Containers {
         if !self.state(&record)?.is_running() {
             return Err(ContainerError::NotRunning(record.name));
         }
-        let setup = CgroupSetup::detect().map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?;
-        let cgroup = ContainerCgroup::locate(setup, &record.id)
-            .map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?;
+        let cgroup = Cgroups::detect()
+            .map_err(|e| ContainerError::io("cannot read", "/sys/fs/cgroup", e))?
+            .container(&record.id);
         let mut pids =
             cgroup.pids().map_err(|e| ContainerError::io("cannot read the cgroup of", record.name.clone(), e))?;
         pids.sort_unstable();

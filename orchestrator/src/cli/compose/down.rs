@@ -9,6 +9,7 @@ use super::ComposeArgs;
 use super::progress::Printer;
 use crate::api::compose::{DownRequest, Progress};
 use crate::cli::remote::with_client;
+use crate::reconcile::rmi::RemoveImages;
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
@@ -24,6 +25,9 @@ pub struct DownArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Remove images used by services: "local" only those without a custom tag, "all" every one.
+    #[arg(long, value_enum, value_name = "TYPE")]
+    rmi: Option<RemoveImages>,
 }
 
 pub fn run(compose: &ComposeArgs, args: &DownArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +38,7 @@ pub fn run(compose: &ComposeArgs, args: &DownArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans,
         timeout: args.timeout,
         dry_run: args.dry_run,
+        rmi: args.rmi,
     };
     with_client(|client| async move {
         let mut printer = Printer::new(args.dry_run);

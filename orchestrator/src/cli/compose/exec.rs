@@ -44,7 +44,8 @@ pub fn run(compose: &ComposeArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|e| e.service == args.service && e.number == args.index)
         .with_context(|| format!("service {:?} has no container with index {}", args.service, args.index))?;
-    if entry.state != "running" {
+    // A paused one is for the runtime to refuse, with Docker's message.
+    if entry.state != "running" && entry.state != "paused" {
         bail!("service {:?} is not running (container {} is {})", args.service, entry.name, entry.state);
     }
     container::exec(container::ExecArgs {

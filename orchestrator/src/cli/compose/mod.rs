@@ -8,6 +8,8 @@ mod images;
 mod logs;
 mod progress;
 mod ps;
+mod run;
+mod top;
 mod up;
 mod verbs;
 mod wait;
@@ -79,6 +81,14 @@ enum ComposeCommand {
     Rm(verbs::VerbArgs),
     /// Execute a command in a running service container.
     Exec(exec::ExecArgs),
+    /// Run a one-off command on a service.
+    Run(run::RunArgs),
+    /// Display the running processes.
+    Top(top::TopArgs),
+    /// Pause services.
+    Pause(verbs::PauseArgs),
+    /// Unpause services.
+    Unpause(verbs::PauseArgs),
 }
 
 impl ComposeArgs {
@@ -133,5 +143,9 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<ExitCode> {
         ComposeCommand::Kill(a) => verbs::run(&args, "kill", a),
         ComposeCommand::Rm(a) => verbs::run(&args, "rm", a),
         ComposeCommand::Exec(a) => exec::run(&args, a),
+        ComposeCommand::Run(a) => run::run(&args, a),
+        ComposeCommand::Top(a) => top::run(&args, a),
+        ComposeCommand::Pause(a) => verbs::pause(&args, "pause", a),
+        ComposeCommand::Unpause(a) => verbs::pause(&args, "unpause", a),
     }
 }

@@ -33,8 +33,10 @@ pub struct PsArgs {
 
 pub fn ps(compose: &ComposeArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let (name, _) = compose.project_or_name()?;
-    let entries: Vec<PsEntry> =
-        with_client(|client| async move { Ok(client.get(&format!("/projects/{name}/ps?all={}", args.all)).await?) })?;
+    let entries: Vec<PsEntry> = with_client(|client| async move {
+        // As compose: `-a` lists the one-off containers of `compose run` too.
+        Ok(client.get(&format!("/projects/{name}/ps?all={0}&oneoff={0}", args.all)).await?)
+    })?;
     let entries: Vec<PsEntry> =
         entries.into_iter().filter(|e| args.service.is_empty() || args.service.contains(&e.service)).collect();
     if args.quiet {

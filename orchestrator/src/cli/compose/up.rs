@@ -100,6 +100,7 @@ pub fn run(compose: &ComposeArgs, args: &UpArgs) -> anyhow::Result<ExitCode> {
         pull: args.pull,
         dry_run: args.dry_run,
         timeout: args.timeout,
+        run: None,
         project: project.clone(),
     };
     let name = project.name.clone();

@@ -1,4 +1,4 @@
-//! `berth compose stop|start|restart|kill|rm`.
+//! `berth compose stop|start|restart|kill|rm|pause|unpause`.
 
 use std::process::ExitCode;
 
@@ -22,11 +22,26 @@ pub struct VerbArgs {
     services: Vec<String>,
 }
 
-/// Sends `verb` (the API path's last part) for the selected services and shows the progress.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Services (default: all).
+    services: Vec<String>,
+}
+
+/// `pause` or `unpause` of the selected services.
+pub fn pause(compose: &ComposeArgs, verb: &str, args: &PauseArgs) -> anyhow::Result<ExitCode> {
+    send(compose, verb, ServicesRequest { services: args.services.clone(), ..ServicesRequest::default() })
+}
+
 pub fn run(compose: &ComposeArgs, verb: &str, args: &VerbArgs) -> anyhow::Result<ExitCode> {
-    let (name, _) = compose.project_or_name()?;
     let request =
         ServicesRequest { services: args.services.clone(), timeout: args.timeout, signal: args.signal.clone() };
+    send(compose, verb, request)
+}
+
+/// Sends `verb` (the API path's last part) for the selected services and shows the progress.
+fn send(compose: &ComposeArgs, verb: &str, request: ServicesRequest) -> anyhow::Result<ExitCode> {
+    let (name, _) = compose.project_or_name()?;
     with_client(|client| async move {
         let mut printer = Printer::new(false);
         client.stream(&format!("/projects/{name}/{verb}"), &request, |line: Progress| printer.show(line)).await?;

@@ -8,7 +8,7 @@ use berth_runtime::container::limits::{parse_cpus, parse_size};
 use berth_runtime::container::mounts::MountRequest;
 use berth_runtime::container::options::{OptionError, parse_env_file};
 use berth_runtime::container::security::CapabilityArg;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_network::{ConnectOptions, ContainerLink, DEFAULT_NETWORK, PortMapping, Protocol, ResolvOptions};
 use berth_runtime::container::{CreateOptions, NetworkMode, RestartPolicy};
@@ -114,6 +114,9 @@ pub struct CreateArgs {
     /// IPv4 address on the first network (e.g. 172.30.100.104).
     #[arg(long)]
     pub ip: Option<Ipv4Addr>,
+    /// IPv6 address on the first network (e.g. fd89:6272:7468::10); it must have IPv6.
+    #[arg(long)]
+    pub ip6: Option<Ipv6Addr>,
     /// Publish a container's port(s) to the host: [IP:][HOST-PORT:]CONTAINER-PORT[/PROTO].
     #[arg(short, long)]
     pub publish: Vec<PortMapping>,
@@ -246,6 +249,7 @@ impl CreateArgs {
             restart: self.restart,
             // The engine sets these from the request's network choice.
             network: NetworkMode::None,
+            network_name: None,
             etc: Default::default(),
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
@@ -283,6 +287,7 @@ impl CreateArgs {
                 }
                 let first = ConnectOptions {
                     ip: self.ip,
+                    ip6: self.ip6,
                     aliases: self.network_alias.clone(),
                     links,
                     dns_servers: self.dns.clone(),

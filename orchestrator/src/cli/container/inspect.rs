@@ -1,4 +1,5 @@
-//! `inspect`: a JSON array, or `-f TEMPLATE` per container.
+//! `inspect`: a JSON array, or `-f TEMPLATE` per container; the daemon adds
+//! each container's NetworkSettings.
 
 use std::process::ExitCode;
 

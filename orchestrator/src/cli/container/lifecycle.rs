@@ -1,4 +1,4 @@
-//! `start`, `stop`, `kill`, `restart`, `rm`, `wait`, `rename`, `top`, `container prune`.
+//! `start`, `stop`, `kill`, `restart`, `rm`, `pause`, `unpause`, `wait`, `rename`, `top`, `container prune`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -140,6 +140,21 @@ pub struct RmArgs {
 pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
     let request = RemoveRequest { force: args.force, volumes: args.volumes };
     post_each(&args.containers, "remove", &request, none)
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Freezes the containers' processes (through the daemon, which then leaves them be).
+pub fn pause(args: PauseArgs) -> anyhow::Result<ExitCode> {
+    post_each(&args.containers, "pause", &(), none)
+}
+
+pub fn unpause(args: PauseArgs) -> anyhow::Result<ExitCode> {
+    post_each(&args.containers, "unpause", &(), none)
 }
 
 #[derive(Debug, Args)]

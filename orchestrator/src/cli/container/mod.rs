@@ -1,6 +1,7 @@
 //! The container commands (`create`, `run`, `start`, `ps`, `logs`, `exec`,
-//! `stop`, `kill`, `restart`, `rm`, `inspect`, `top`, `wait`, `cp`, `stats`,
-//! `rename`, `container ...`), with Docker's flags, output and exit codes.
+//! `stop`, `kill`, `restart`, `rm`, `pause`, `unpause`, `inspect`, `top`,
+//! `wait`, `cp`, `stats`, `rename`, `container ...`), with Docker's flags,
+//! output and exit codes.
 //! Parsing and printing only; the daemon does the work (in `berth_runtime::container`).
 
 mod copy;
@@ -24,14 +25,16 @@ use clap::{Args, Subcommand};
 pub use copy::{CpArgs, cp};
 pub use create::{CreateArgs, create};
 pub use exec::{ExecArgs, exec};
+pub(crate) use format::table;
 pub use inspect::{InspectArgs, inspect};
 pub use lifecycle::{
-    KillArgs, PruneArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, TopArgs, WaitArgs, kill, prune, rename,
-    restart, rm, start, stop, top, wait,
+    KillArgs, PauseArgs, PruneArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, TopArgs, WaitArgs, kill,
+    pause, prune, rename, restart, rm, start, stop, top, unpause, wait,
 };
 pub use logs::{LogsArgs, logs};
 pub use port::{PortArgs, port};
 pub use ps::{PsArgs, ps};
+pub(crate) use run::session;
 pub use run::{RunArgs, run};
 pub use stats::{StatsArgs, stats};
 
@@ -84,6 +87,10 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Remove all stopped containers.
     Prune(PruneArgs),
+    /// Pause all processes within one or more containers.
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(PauseArgs),
 }
 
 pub fn container(args: ContainerArgs) -> anyhow::Result<ExitCode> {
@@ -106,6 +113,8 @@ pub fn container(args: ContainerArgs) -> anyhow::Result<ExitCode> {
         ContainerCommand::Stats(args) => stats(args),
         ContainerCommand::Rename(args) => rename(args),
         ContainerCommand::Prune(args) => prune(args),
+        ContainerCommand::Pause(args) => pause(args),
+        ContainerCommand::Unpause(args) => unpause(args),
     }
 }
 

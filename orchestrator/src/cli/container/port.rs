@@ -40,7 +40,7 @@ pub fn port(args: PortArgs) -> anyhow::Result<ExitCode> {
             if matching.is_empty() {
                 anyhow::bail!("no public port '{number}/{protocol}' published for {}", args.container);
             }
-            matching.iter().for_each(|p| println!("{}:{}", p.host_ip, p.host_port));
+            matching.iter().for_each(|p| println!("{}", p.host()));
         }
         None => ports.iter().for_each(|p| println!("{p}")),
     }
@@ -50,6 +50,6 @@ pub fn port(args: PortArgs) -> anyhow::Result<ExitCode> {
 /// `0.0.0.0:8080->80/tcp, ...` as `docker ps` shows ports.
 pub(super) fn column(ports: &[PublishedPort]) -> String {
     let shown: Vec<String> =
-        ports.iter().map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol)).collect();
+        ports.iter().map(|p| format!("{}->{}/{}", p.host(), p.container_port, p.protocol)).collect();
     shown.join(", ")
 }

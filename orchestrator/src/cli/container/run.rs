@@ -59,7 +59,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// between this terminal and the daemon, which relays the container's side,
 /// until the process exits; its exit code is ours. Signals go on to the
 /// container `proxy` names (`--sig-proxy`).
-pub(super) fn session<B: serde::Serialize>(
+pub(crate) fn session<B: serde::Serialize>(
     path: String,
     body: &B,
     streams: AttachStreams,

@@ -27,6 +27,7 @@ use crate::container::limits::UlimitName;
 use crate::container::mounts::MountSource;
 use crate::container::protocol::socket;
 use crate::container::rootfs;
+use crate::container::seccomp::bpf::CompiledFilter;
 use crate::container::security::bounding_set;
 use crate::container::spec::{self, SpecInputs};
 use crate::container::{etc, user, volumes};
@@ -116,7 +117,13 @@ pub fn find_init_binary() -> Result<PathBuf, ContainerError> {
 
 /// Writes `config.json` for this start: the image's user looked up, the
 /// working directory and volumes made, and the machine's limits applied.
-fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Result<(), ContainerError> {
+/// Returns the seccomp filter the container's process loads before exec.
+fn write_spec(
+    root: &Root,
+    dir: &ContainerDir,
+    config: &ContainerConfig,
+    cgroup: CgroupSetup,
+) -> Result<Option<CompiledFilter>, ContainerError> {
     let rootfs_path = layout::mount_point(root);
     let rootfs = rootfs::open_root(&rootfs_path).map_err(io_error("cannot open", &rootfs_path))?;
     let read = |path: &str| -> Result<String, ContainerError> {
@@ -159,7 +166,6 @@ fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Resu
         .resolve(&bounding_set().map_err(io_error("cannot read", Path::new("/proc/self/status")))?)
         .map_err(failed)?;
     let init_binary = if config.init { Some(find_init_binary()?) } else { None };
-    let cgroup = CgroupSetup::detect().map_err(io_error("cannot read", Path::new("/sys/fs/cgroup")))?;
     let spec = spec::build(&SpecInputs {
         id: dir.id(),
         rootfs: &rootfs_path,
@@ -173,7 +179,34 @@ fn write_spec(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Resu
         hard_limit: &hard_limit,
     })
     .map_err(|e| ContainerError::Internal(e.to_string()))?;
-    layout::replace_json(&dir.oci_config(), &spec).map_err(io_error("cannot write", &dir.oci_config()))
+    let (spec, filter) = seccomp_apart(root, dir, spec)?;
+    layout::replace_json(&dir.oci_config(), &spec).map_err(io_error("cannot write", &dir.oci_config()))?;
+    Ok(filter)
+}
+
+/// Takes the seccomp profile out of the spec libcontainer reads (it would
+/// compile it in every container's init) into `seccomp.json`, and returns it
+/// compiled. With no_new_privs off the filter must be loaded while the process
+/// still holds CAP_SYS_ADMIN, before libcontainer drops capabilities: that rare
+/// case keeps the profile in the spec (and libcontainer's compile).
+fn seccomp_apart(
+    root: &Root,
+    dir: &ContainerDir,
+    mut spec: oci_spec::runtime::Spec,
+) -> Result<(oci_spec::runtime::Spec, Option<CompiledFilter>), ContainerError> {
+    let no_new_privs = spec.process().as_ref().and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    let profile = match spec.linux_mut() {
+        Some(linux) if no_new_privs => linux.seccomp_mut().take(),
+        _ => None,
+    };
+    let Some(profile) = profile else {
+        let _ = std::fs::remove_file(dir.seccomp_profile());
+        return Ok((spec, None));
+    };
+    layout::replace_json(&dir.seccomp_profile(), &profile).map_err(io_error("cannot write", &dir.seccomp_profile()))?;
+    let filter =
+        CompiledFilter::for_profile(&layout::seccomp_cache(root), &profile).map_err(|e| failed(e.to_string()))?;
+    Ok((spec, Some(filter)))
 }
 
 /// The text of an error and all its causes.
@@ -225,15 +258,20 @@ fn pipe() -> Result<(File, OwnedFd), ContainerError> {
 }
 
 /// Creates and starts the container's process.
-pub(super) fn launch(root: &Root, dir: &ContainerDir, config: &ContainerConfig) -> Result<Running, ContainerError> {
-    write_spec(root, dir, config)?;
+pub(super) fn launch(
+    root: &Root,
+    dir: &ContainerDir,
+    config: &ContainerConfig,
+    cgroup: CgroupSetup,
+) -> Result<Running, ContainerError> {
+    let seccomp = write_spec(root, dir, config, cgroup)?;
     clear_stale_runtime_state(dir);
     std::fs::create_dir_all(dir.runtime_root()).map_err(io_error("cannot create", dir.runtime_root()))?;
 
     let mut builder = ContainerBuilder::new(dir.id().to_string(), SyscallType::default())
         .with_root_path(dir.runtime_root())
         .map_err(|e| runtime_failure(&e))?
-        .with_executor(BerthExecutor::default());
+        .with_executor(BerthExecutor { seccomp });
     let mut running_io = (None, None, None);
     let console = if config.tty {
         let path = dir.path().join("console.sock");

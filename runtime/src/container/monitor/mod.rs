@@ -1,6 +1,6 @@
-//! The per-container monitor: `berth internal monitor <root> <run> <id> [attach]`,
-//! a single-threaded re-execution of the berth binary (never a fork of a
-//! tokio process: youki#3011). It mounts the container's root file system in
+//! The per-container monitor: `internal monitor <root> <run> <id> [attach]`,
+//! forked by the single-threaded spawner (never a fork of a tokio process:
+//! youki#3011; see [`super::spawner`]). It mounts the container's root file system in
 //! a mount namespace of its own, starts the container through libcontainer,
 //! holds its stdio, writes its log, serves its control socket, reaps it,
 //! records the exit status, applies the restart policy, and outlives whoever
@@ -30,7 +30,7 @@ use self::clients::{Client, Input, MAX_BUFFERED, Role};
 use self::launch::Running;
 pub use self::launch::find_init_binary;
 pub(crate) use self::launch::{clear_stale_runtime_state, receive_terminal, runtime_failure};
-use super::cgroup::{CgroupSetup, ContainerCgroup};
+use super::cgroup::Cgroups;
 use super::config::ContainerConfig;
 use super::error::{ContainerError, StartFailure};
 use super::id::ContainerId;
@@ -51,6 +51,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const BACKOFF_RESET: Duration = Duration::from_secs(10);
+/// A container still running this long after its start leaves an idle
+/// monitor, which then drops the pages startup touched (`memory`). A shorter
+/// run never pays for that.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Which streams an attach client passed at start wants, as an argument (`stdin,stdout,stderr`).
 pub fn attach_arg(stdin: bool, stdout: bool, stderr: bool) -> String {
@@ -65,13 +69,11 @@ fn parse_attach(arg: &str) -> Role {
 }
 
 /// Entry point. The starter passes the report pipe as stdout and, for an
-/// attached start, one end of a socket pair as stdin.
+/// attached start, one end of a socket pair as stdin. The spawner forked us in
+/// `berth/monitors` of every cgroup hierarchy already.
 pub fn main(args: &[OsString]) -> ExitCode {
-    // Out of the starter's session (no terminal hang-up or job-control signal
-    // reaches us) and out of its cgroup (stopping it does not stop us; the
-    // controller hierarchies follow once the container runs, off the critical path).
+    // A session of our own: no terminal hang-up or job-control signal reaches us.
     let _ = nix::unistd::setsid();
-    super::cgroup::leave_starters_cgroup(super::cgroup::Hierarchies::Tracking);
     let (report, attach) = match take_stdio() {
         Ok(fds) => fds,
         Err(_) => return ExitCode::FAILURE,
@@ -146,7 +148,7 @@ struct Monitor {
     listener: UnixListener,
     clients: Vec<Client>,
     log: LogWriter,
-    cgroup: CgroupSetup,
+    cgroups: Cgroups,
 }
 
 /// What the supervision of one run found.
@@ -157,6 +159,8 @@ struct Progress {
     pending_stdin: Vec<u8>,
     /// The attached input ended: close the container's stdin once `pending_stdin` is written.
     stdin_ending: bool,
+    /// When to drop the pages startup touched, if the container still runs.
+    idle_deadline: Option<Instant>,
 }
 
 impl Monitor {
@@ -184,9 +188,9 @@ impl Monitor {
             socket::bind(&dir.control_socket()).map_err(io_err("cannot listen on", &dir.control_socket()))?;
         listener.set_nonblocking(true).map_err(io_err("cannot set up", &dir.control_socket()))?;
         let log = LogWriter::open(&dir, config.log).map_err(io_err("cannot open", &dir.log()))?;
-        let cgroup = CgroupSetup::detect().map_err(io_err("cannot read", std::path::Path::new("/sys/fs/cgroup")))?;
+        let cgroups = Cgroups::detect().map_err(io_err("cannot read", std::path::Path::new("/sys/fs/cgroup")))?;
         let state = State::load(&dir).map_err(io_err("cannot read", &dir.state_json()))?;
-        Ok(Monitor { root, dir, config, state, _lock: lock, signals, listener, clients: Vec::new(), log, cgroup })
+        Ok(Monitor { root, dir, config, state, _lock: lock, signals, listener, clients: Vec::new(), log, cgroups })
     }
 
     fn save_state(&self) {
@@ -201,17 +205,20 @@ impl Monitor {
         }
         if let Err(error) = launch::prepare_rootfs(&self.root, &self.dir, &self.config) {
             self.record_failure(&error);
+            self.finish_removing();
             return Err(error);
         }
         let mut backoff = BACKOFF_START;
         loop {
             let started = Instant::now();
-            let running = match launch::launch(&self.root, &self.dir, &self.config) {
+            let running = match launch::launch(&self.root, &self.dir, &self.config, self.cgroups.setup) {
                 Ok(running) => running,
                 Err(error) => {
+                    // Removed (`--rm`) before the report: whoever started us
+                    // then sees the container gone, and frees its network.
                     self.record_failure(&error);
-                    send_report(report, &failure_report(&error));
                     self.finish_removing();
+                    send_report(report, &failure_report(&error));
                     self.finish(&Reply::Error(error.to_string()));
                     return Ok(());
                 }
@@ -224,8 +231,6 @@ impl Monitor {
             self.state.stopped_by_user = false;
             self.save_state();
             send_report(report, &StartReport::Started { pid: running.pid.as_raw() });
-            super::cgroup::leave_starters_cgroup(super::cgroup::Hierarchies::Controllers);
-            memory::release_startup_pages();
 
             let status = self.supervise(running);
             self.state.exit_code = status.exit_code;
@@ -347,6 +352,7 @@ impl Monitor {
         let mut progress = Progress {
             exit: None,
             stop_deadline: None,
+            idle_deadline: Some(Instant::now() + IDLE_AFTER),
             drain_deadline: None,
             pending_stdin: Vec::new(),
             stdin_ending: false,
@@ -362,6 +368,10 @@ impl Monitor {
             if progress.stdin_ending && progress.pending_stdin.is_empty() {
                 running.stdin = None;
             }
+            if progress.idle_deadline.is_some_and(|deadline| now >= deadline) {
+                progress.idle_deadline = None;
+                memory::release_startup_pages();
+            }
             if progress.stop_deadline.is_some_and(|deadline| now >= deadline) {
                 progress.stop_deadline = None;
                 let _ = nix::sys::signal::kill(running.pid, Signal::SIGKILL);
@@ -369,9 +379,7 @@ impl Monitor {
             self.poll_once(&mut running, &mut progress);
         }
         let _ = self.log.flush_partial();
-        let oom_killed = ContainerCgroup::locate(self.cgroup, self.dir.id())
-            .and_then(|cgroup| cgroup.oom_kills())
-            .is_ok_and(|kills| kills > 0);
+        let oom_killed = self.cgroups.container(self.dir.id()).oom_kills().is_ok_and(|kills| kills > 0);
         if let Err(e) = running.container.delete(true) {
             tracing::error!(error = %e, "cannot delete the container's runtime state");
         }
@@ -421,7 +429,8 @@ impl Monitor {
             slots.push(Slot::Client(index));
             fds.push(PollFd::new(client.stream.as_fd(), flags));
         }
-        let deadline = [progress.stop_deadline, progress.drain_deadline].into_iter().flatten().min();
+        let deadline =
+            [progress.stop_deadline, progress.drain_deadline, progress.idle_deadline].into_iter().flatten().min();
         let timeout = match deadline {
             Some(deadline) => {
                 PollTimeout::try_from(deadline.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)

@@ -35,6 +35,7 @@ fn config() -> ContainerConfig {
         security: SecurityOptions::default(),
         restart: RestartPolicy::No,
         network: NetworkMode::None,
+        network_name: None,
         stop_signal: "SIGTERM".into(),
         stop_timeout: 10,
         auto_remove: false,

@@ -4,6 +4,8 @@
 //! `linux.seccomp` section. Unknown names for this kernel are skipped by the
 //! runtime, so 32-bit and newer calls can stay in the lists.
 
+pub mod bpf;
+
 use std::collections::BTreeSet;
 
 use oci_spec::runtime::{
