@@ -119,19 +119,26 @@ impl TestRoot {
             assert!(Instant::now() < deadline, "mounts left under {root} or {run}:\n{mounts}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let helpers: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-            // The daemon's monitor spawner lives as long as the daemon; monitors show their container's short ID.
-            .filter(|cmdline| cmdline.contains(" internal ") && !cmdline.contains(" internal spawner "))
-            .filter(|cmdline| {
-                cmdline.contains(&root)
-                    || ids.iter().any(|id| cmdline.contains(&format!(" monitor {}", id.get(..12).unwrap_or(id))))
-            })
-            .collect();
-        assert!(helpers.is_empty(), "helpers still running: {helpers:?}");
+        // A `--rm` container's monitor deletes its files after reporting the exit: allow it 5 s too.
+        loop {
+            let helpers: Vec<String> = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+                // The daemon's monitor spawner lives as long as the daemon; monitors show their container's short ID.
+                .filter(|cmdline| cmdline.contains(" internal ") && !cmdline.contains(" internal spawner "))
+                .filter(|cmdline| {
+                    cmdline.contains(&root)
+                        || ids.iter().any(|id| cmdline.contains(&format!(" monitor {}", id.get(..12).unwrap_or(id))))
+                })
+                .collect();
+            if helpers.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "helpers still running: {helpers:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         for id in ids {
             for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
                 let berth = hierarchy.path().join("berth");
@@ -144,6 +151,11 @@ impl TestRoot {
         let containers = self.root().join("containers");
         let left: Vec<_> = std::fs::read_dir(&containers).map(|d| d.flatten().collect()).unwrap_or_default();
         assert!(left.is_empty(), "container directories left: {left:?}");
+        // Removed containers' files, moved aside into tmp before deletion.
+        let aside: Vec<_> = std::fs::read_dir(self.root().join("tmp"))
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("removing-")).collect())
+            .unwrap_or_default();
+        assert!(aside.is_empty(), "removed containers' files left: {aside:?}");
     }
 
     /// The daemon's PID, when one runs for this root.

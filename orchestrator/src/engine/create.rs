@@ -39,6 +39,8 @@ impl Engine {
     /// Creates the container (not started). On failure nothing is left: no
     /// record, no directory, no namespace, no attachment.
     pub fn create(&self, request: RunRequest) -> Result<ContainerRecord, EngineError> {
+        // Most containers are started right after they are created.
+        self.prime_start();
         let image = self.images.resolve(&request.image)?;
         let id = ContainerId::generate().map_err(|e| {
             EngineError::Container(berth_runtime::container::ContainerError::io("cannot read", "/dev/urandom", e))

@@ -13,6 +13,7 @@ impl Engine {
     /// Publishes the container's ports, makes its names resolve, and starts it.
     /// Ports are checked before anything runs; a failed start frees them again.
     pub fn start(&self, reference: &str, attach: Option<AttachStreams>) -> Result<Started, EngineError> {
+        self.prime_start();
         let record = self.containers().lookup(reference)?;
         let id = record.id.as_str();
         let networked = matches!(record.config.network, NetworkMode::Path(_));

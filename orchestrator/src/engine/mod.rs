@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_network::{NetworkError, NetworkManager};
-use berth_runtime::container::{ContainerError, Containers, MonitorSpawner};
+use berth_runtime::container::{ContainerError, Containers, MigrationPrimer, MonitorSpawner};
 use berth_runtime::image::{ImageError, ImageStore};
 use berth_runtime::store::Root;
 
@@ -42,6 +42,8 @@ pub struct Engine {
     containers: Mutex<Containers>,
     /// Forks every container's monitor (shared by all container stores opened here).
     spawner: Arc<MonitorSpawner>,
+    /// Begins the wait of a container's cgroup migration while it is prepared.
+    primer: Option<MigrationPrimer>,
     network: Mutex<NetworkManager>,
 }
 
@@ -62,6 +64,7 @@ impl Engine {
             root: root.clone(),
             images: ImageStore::open(root)?,
             spawner: containers.spawner(),
+            primer: MigrationPrimer::start(),
             containers: Mutex::new(containers),
             network: Mutex::new(network),
         })
@@ -85,6 +88,13 @@ impl Engine {
     /// containers of a stack start and stop in parallel.
     pub fn own_containers(&self) -> Result<Containers, EngineError> {
         Ok(Containers::open_sharing(&self.root, Arc::clone(&self.spawner))?)
+    }
+
+    /// A container is about to be started (see [`MigrationPrimer`]).
+    fn prime_start(&self) {
+        if let Some(primer) = &self.primer {
+            primer.prime();
+        }
     }
 
     pub fn network(&self) -> MutexGuard<'_, NetworkManager> {

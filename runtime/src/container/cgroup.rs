@@ -138,6 +138,16 @@ const CONTROLLERS: [&str; 12] = [
     "net_prio",
 ];
 
+/// The `cgroup.procs` file of this process's own cgroup in one of the
+/// hierarchies mounted here (writing our PID to it moves us nowhere).
+pub(crate) fn own_procs_file() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    hierarchies().ok()?.into_iter().find_map(|hierarchy| {
+        let path = own_cgroup(&own, &hierarchy.key)?;
+        Some(hierarchy.mount_point.join(path.trim_start_matches('/')).join("cgroup.procs"))
+    })
+}
+
 /// The cgroup monitors live in, below each hierarchy's root.
 const MONITORS: &str = "/berth/monitors";
 

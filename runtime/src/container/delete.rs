@@ -1,6 +1,7 @@
 //! `rm`: removing a container and everything it had.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use super::cgroup::Cgroups;
 use super::config::ContainerConfig;
@@ -35,21 +36,40 @@ impl Containers {
             }
             self.kill_and_wait(&record)?;
         }
-        remove_all(&self.root, &record.id, &record.config, options.volumes)?;
+        remove_all(&self.root, &record.id, &record.config, options.volumes)?.discard()?;
         Ok(record.id)
     }
 }
 
-/// Removes everything of a stopped container: what a dead monitor may have
-/// left (runtime state, cgroup, mount), its directory, its anonymous volumes
-/// if asked (unless another container uses them), and last its record.
-/// Keeps going past errors and reports them all.
+/// A removed container's directory, moved aside into the state root's `tmp`
+/// (gone from every listing) with its files still to delete. The monitor of a
+/// `--rm` container reports the exit first and deletes them after; if it dies
+/// first, the directory's name (`removing-PID-ID`) lets `image prune` finish.
+#[must_use = "the files are still on disk until discarded"]
+#[derive(Debug)]
+pub(crate) struct Leftover(Option<PathBuf>);
+
+impl Leftover {
+    pub(crate) fn discard(self) -> Result<(), ContainerError> {
+        match self.0.map(std::fs::remove_dir_all) {
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(ContainerError::Internal(format!("cannot remove a removed container's files: {e}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Removes a stopped container: what a dead monitor may have left (runtime
+/// state, cgroup, mount), its anonymous volumes if asked (unless another
+/// container uses them) and its record; its directory is moved aside, to be
+/// discarded. Keeps going past errors and reports them all.
 pub(crate) fn remove_all(
     root: &Root,
     id: &ContainerId,
     config: &ContainerConfig,
     anonymous_volumes: bool,
-) -> Result<(), ContainerError> {
+) -> Result<Leftover, ContainerError> {
     let dir = ContainerDir::new(root, id);
     let mut errors = Vec::new();
     super::monitor::clear_stale_runtime_state(&dir);
@@ -63,20 +83,15 @@ pub(crate) fn remove_all(
     if let Err(e) = rootfs::unmount(&dir.rootfs()) {
         errors.push(format!("cannot unmount {}: {e}", dir.rootfs().display()));
     }
-    // Moved aside in one step first: a writer that still saves into the directory by
+    // Moved aside in one step: a writer that still saves into the directory by
     // its path (the daemon's health check, its last result) cannot then add a file
     // while it is being emptied, which made the removal fail half-done.
-    let aside = root.containers().join(format!(".removing-{id}"));
-    let doomed = match std::fs::rename(dir.path(), &aside) {
-        Ok(()) => aside,
-        Err(_) => dir.path().to_owned(),
+    let aside = root.tmp().join(format!("removing-{}-{id}", std::process::id()));
+    let leftover = match std::fs::create_dir_all(root.tmp()).and_then(|()| std::fs::rename(dir.path(), &aside)) {
+        Ok(()) => Leftover(Some(aside)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.path().exists() => Leftover(None),
+        Err(_) => Leftover(Some(dir.path().to_owned())),
     };
-    match std::fs::remove_dir_all(&doomed) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            errors.push(format!("cannot remove {}: {e}", doomed.display()))
-        }
-        _ => {}
-    }
     let mut db = Db::open(&root.db(), &[MIGRATION])?;
     if anonymous_volumes {
         let others: BTreeSet<String> = records::list(&db)?
@@ -99,7 +114,7 @@ pub(crate) fn remove_all(
     }
     if errors.is_empty() {
         records::delete(&mut db, id)?;
-        Ok(())
+        Ok(leftover)
     } else {
         Err(ContainerError::Internal(format!("removing container {id}: {}", errors.join("; "))))
     }

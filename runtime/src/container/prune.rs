@@ -38,7 +38,7 @@ impl Containers {
                 continue;
             }
             let size = disk_usage(&self.dir(&record).upper());
-            remove_all(&self.root, &record.id, &record.config, false)?;
+            remove_all(&self.root, &record.id, &record.config, false)?.discard()?;
             pruned.removed.push(record.id.to_string());
             pruned.reclaimed += size;
         }

@@ -18,7 +18,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 
-use crate::container::cgroup::CgroupSetup;
+use crate::container::cgroup::{CgroupSetup, ContainerCgroup};
 use crate::container::config::ContainerConfig;
 use crate::container::error::{ContainerError, StartFailure};
 use crate::container::executor::BerthExecutor;
@@ -36,12 +36,15 @@ use crate::store::Root;
 /// Where `--init` finds its binary: Debian's tini, as Docker ships it.
 const INIT_BINARIES: &[&str] = &["/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init"];
 
+/// An emptied cgroup can be busy a moment longer: retries, and the pause between.
+const RMDIR_RETRIES: u32 = 20;
+const RMDIR_PAUSE: Duration = Duration::from_millis(10);
+
 /// How long the runtime may take to hand over the terminal.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A started container, as the monitor holds it.
 pub(super) struct Running {
-    pub container: Container,
     pub pid: Pid,
     /// Output: both streams (or the terminal, as `stdout`).
     pub stdout: Option<File>,
@@ -234,6 +237,39 @@ pub(crate) fn runtime_failure(error: &dyn std::error::Error) -> ContainerError {
     }
 }
 
+/// What is left of a run once the container's init exited (and with it, the
+/// kernel saw to that, every process of its PID namespace): its cgroup and
+/// libcontainer's state. Done here rather than by libcontainer's `delete`,
+/// which reads the mount table and /proc/self/cgroup a dozen times to find the
+/// cgroup again (~2 ms between the container's exit and its exit code).
+pub(super) fn release(dir: &ContainerDir, cgroup: &ContainerCgroup) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for path in cgroup.existing_dirs() {
+        // The kernel may take a moment to let go of the last task's cgroup.
+        let mut removed = std::fs::remove_dir(&path);
+        for _ in 0..RMDIR_RETRIES {
+            match &removed {
+                Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) => {
+                    std::thread::sleep(RMDIR_PAUSE);
+                    removed = std::fs::remove_dir(&path);
+                }
+                _ => break,
+            }
+        }
+        match removed {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => errors.push(format!("{}: {e}", path.display())),
+            _ => {}
+        }
+    }
+    let state = dir.runtime_state();
+    if let Err(e) = std::fs::remove_dir_all(&state)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        errors.push(format!("{}: {e}", state.display()));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
 /// Removes what a monitor that died left in libcontainer's state (and its cgroup).
 pub(crate) fn clear_stale_runtime_state(dir: &ContainerDir) {
     let state = dir.runtime_state();
@@ -325,7 +361,7 @@ pub(super) fn launch(
         stdout = Some(clone()?);
         stdin = Some(clone()?);
     }
-    Ok(Running { container, pid, stdout, stderr, stdin, tty })
+    Ok(Running { pid, stdout, stderr, stdin, tty })
 }
 
 /// Takes the terminal's master side that the runtime sends over the console socket.

@@ -32,6 +32,7 @@ pub use self::launch::find_init_binary;
 pub(crate) use self::launch::{clear_stale_runtime_state, receive_terminal, runtime_failure};
 use super::cgroup::Cgroups;
 use super::config::ContainerConfig;
+use super::delete::Leftover;
 use super::error::{ContainerError, StartFailure};
 use super::id::ContainerId;
 use super::layout::ContainerDir;
@@ -129,6 +130,12 @@ fn send_report(report: &mut Option<File>, message: &StartReport) {
     }
 }
 
+fn discard(removed: Option<Leftover>) {
+    if let Some(Err(e)) = removed.map(Leftover::discard) {
+        tracing::error!(error = %e, "cannot delete the files of the removed container");
+    }
+}
+
 fn exit_status_of(status: WaitStatus) -> Option<i32> {
     match status {
         WaitStatus::Exited(_, code) => Some(code),
@@ -205,7 +212,7 @@ impl Monitor {
         }
         if let Err(error) = launch::prepare_rootfs(&self.root, &self.dir, &self.config) {
             self.record_failure(&error);
-            self.finish_removing();
+            discard(self.finish_removing());
             return Err(error);
         }
         let mut backoff = BACKOFF_START;
@@ -217,7 +224,7 @@ impl Monitor {
                     // Removed (`--rm`) before the report: whoever started us
                     // then sees the container gone, and frees its network.
                     self.record_failure(&error);
-                    self.finish_removing();
+                    discard(self.finish_removing());
                     send_report(report, &failure_report(&error));
                     self.finish(&Reply::Error(error.to_string()));
                     return Ok(());
@@ -256,12 +263,16 @@ impl Monitor {
                     continue;
                 }
             }
-            // Clients hear of the exit only once it is recorded (and, with --rm, once the container is gone).
+            // Clients hear of the exit only once it is recorded (and, with
+            // --rm, once the container is gone; its files go after).
             self.state.status = Status::Exited;
             self.state.monitor_pid = 0;
-            self.save_state();
-            self.finish_removing();
+            let removed = self.finish_removing();
+            if removed.is_none() {
+                self.save_state();
+            }
             self.finish(&Reply::Exited(status));
+            discard(removed);
             return Ok(());
         }
     }
@@ -287,17 +298,19 @@ impl Monitor {
         self.clients.clear();
     }
 
-    /// `--rm`: the container goes when its process does (the anonymous volumes with it).
-    fn finish_removing(&mut self) {
+    /// `--rm`: the container goes when its process does (the anonymous
+    /// volumes with it); what is left are its files, moved aside. `None` when
+    /// it was not to be removed or could not be.
+    fn finish_removing(&mut self) -> Option<Leftover> {
         if !self.config.auto_remove {
-            return;
+            return None;
         }
         // The overlay stays mounted (in this monitor's namespace only, on the
         // shared mount point) until the monitor exits: unmounting costs an RCU
         // grace period the user would wait for.
-        if let Err(e) = super::delete::remove_all(&self.root, self.dir.id(), &self.config, true) {
-            tracing::error!(error = %e, "cannot remove the container");
-        }
+        super::delete::remove_all(&self.root, self.dir.id(), &self.config, true)
+            .inspect_err(|e| tracing::error!(error = %e, "cannot remove the container"))
+            .ok()
     }
 
     /// Between runs: serves clients until the backoff is over. False if a
@@ -379,9 +392,10 @@ impl Monitor {
             self.poll_once(&mut running, &mut progress);
         }
         let _ = self.log.flush_partial();
-        let oom_killed = self.cgroups.container(self.dir.id()).oom_kills().is_ok_and(|kills| kills > 0);
-        if let Err(e) = running.container.delete(true) {
-            tracing::error!(error = %e, "cannot delete the container's runtime state");
+        let cgroup = self.cgroups.container(self.dir.id());
+        let oom_killed = cgroup.oom_kills().is_ok_and(|kills| kills > 0);
+        if let Err(e) = launch::release(&self.dir, &cgroup) {
+            tracing::error!(error = %e, "cannot release the container's runtime state");
         }
         ExitStatus { exit_code: progress.exit.unwrap_or(255), oom_killed }
     }
