@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// What `berth network create` asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {
     pub name: String,
     /// `--subnet`; taken from the pool when absent.
@@ -64,7 +64,7 @@ pub struct Ipv6Subnet {
 }
 
 /// A network as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     pub id: String,
     pub name: String,
@@ -84,7 +84,7 @@ pub struct Network {
 }
 
 /// `network inspect`: the network and who is on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkDetails {
     #[serde(flatten)]
     pub network: Network,
@@ -120,7 +120,7 @@ pub struct ConnectOptions {
 }
 
 /// A container's place on one network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub container_id: String,
     pub network_id: String,

@@ -10,10 +10,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use berth_runtime::container::cp::{self, CopySource};
 use berth_runtime::container::mounts::MountRequest;
 use berth_runtime::container::{
-    AttachStreams, Containers, CreateOptions, ExecOptions, HelperCommand, LogOptions, Pump, RemoveOptions, Reply,
-    RestartPolicy, Status,
+    AttachStream, AttachStreams, ContainerError, Containers, CreateOptions, ExecOptions, HelperCommand, LogOptions,
+    Pump, RemoveOptions, Reply, RestartPolicy, Status,
 };
 use berth_runtime::image::Image;
 use berth_runtime::store::Root;
@@ -253,28 +254,24 @@ fn exec_joins_the_container(fixture: &Fixture) {
 }
 
 fn exec_with_a_terminal(fixture: &Fixture) {
-    use std::io::{Read, Write};
     let mut containers = fixture.containers();
     let id = run_detached(fixture, &mut containers, &["sleep", "1000"], CreateOptions::default());
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = File::from(pty.slave);
-    let mut command = containers
-        .exec_command(&id, &ExecOptions { cmd: cmd(&["sh"]), tty: true, interactive: true, ..Default::default() })
-        .unwrap();
-    command.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
+    let options = ExecOptions { cmd: cmd(&["sh"]), tty: true, interactive: true, ..Default::default() };
+    let (mut command, stream) = containers.exec_attached(&id, &options).unwrap();
     let mut child = command.spawn().unwrap();
-    let mut master = File::from(pty.master);
-    master.write_all(b"tty; echo marker-$((6*7)); exit 3\n").unwrap();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buffer = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("marker-42") {
-        assert!(Instant::now() < deadline, "no output: {}", String::from_utf8_lossy(&seen));
-        let n = master.read(&mut buffer).unwrap();
-        seen.extend_from_slice(&buffer[..n]);
-    }
-    assert!(String::from_utf8_lossy(&seen).contains("/dev/pts/"), "{}", String::from_utf8_lossy(&seen));
+    drop(command);
+    let (read, write) = nix::unistd::pipe().unwrap();
+    std::io::Write::write_all(&mut File::from(write), b"tty; echo marker-$((6*7)); exit 3\n").unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut attach = AttachStream::relayed(stream, Vec::new());
+    attach.resize(30, 100).unwrap();
+    let reply =
+        attach.pump(Pump { stdin: Some(read.as_fd()), stdout: &mut out, stderr: &mut err, events: None }).unwrap();
+    let seen = String::from_utf8_lossy(&out);
+    assert!(seen.contains("marker-42") && seen.contains("/dev/pts/"), "{seen}");
+    assert_eq!(exit_code(&reply), 3);
     assert_eq!(child.wait().unwrap().code(), Some(3));
+    assert!(containers.exec_command(&id, &options).is_err(), "a terminal needs the attach stream");
     containers.remove(&id, RemoveOptions { force: true, volumes: true }).unwrap();
 }
 
@@ -378,6 +375,19 @@ fn volumes_persist_and_auto_remove_cleans_up(fixture: &Fixture) {
     assert!(fixture.root().volumes().join("keep").exists(), "named volumes stay");
 }
 
+/// `cp` as the daemon and the CLI do it: an archive written on one side, placed on the other.
+fn copy_in(containers: &Containers, id: &str, source: &Path, destination: &str) {
+    let mut tar = Vec::new();
+    CopySource::host(source).unwrap().write(&mut tar).unwrap();
+    containers.extract_into(id, destination, false, false, &tar[..]).unwrap();
+}
+
+fn copy_out(containers: &Containers, id: &str, source: &str, destination: &Path) -> Result<(), ContainerError> {
+    let mut tar = Vec::new();
+    containers.copy_source(id, source)?.write(&mut tar)?;
+    cp::extract_on_host(&tar[..], destination, false, false)
+}
+
 fn copy_both_ways(fixture: &Fixture) {
     let mut containers = fixture.containers();
     let host = fixture.dir.path().join("cp");
@@ -385,7 +395,7 @@ fn copy_both_ways(fixture: &Fixture) {
     std::fs::write(host.join("tree/sub/file"), "payload").unwrap();
     // Into a stopped container, then read it back from the running one.
     let id = fixture.create(&mut containers, &["sleep", "1000"], CreateOptions::default());
-    containers.copy_to(&id, &host.join("tree"), "/tmp", false).unwrap();
+    copy_in(&containers, &id, &host.join("tree"), "/tmp");
     containers.start(&id, None).unwrap();
     let (out, _) =
         exec_output(&containers, &id, ExecOptions { cmd: cmd(&["cat", "/tmp/tree/sub/file"]), ..Default::default() });
@@ -398,19 +408,19 @@ fn copy_both_ways(fixture: &Fixture) {
             ..Default::default()
         },
     );
-    containers.copy_from(&id, "/made", &host.join("made"), false).unwrap();
+    copy_out(&containers, &id, "/made", &host.join("made")).unwrap();
     assert_eq!(std::fs::read_to_string(host.join("made")).unwrap(), "made inside\n");
-    containers.copy_from(&id, "/link", &host.join("link"), false).unwrap();
+    copy_out(&containers, &id, "/link", &host.join("link")).unwrap();
     assert_eq!(
         std::fs::read_link(host.join("link")).unwrap(),
         Path::new("/etc/passwd"),
         "links are copied, not followed"
     );
-    assert!(containers.copy_from(&id, "/missing", &host.join("x"), false).is_err());
+    assert!(copy_out(&containers, &id, "/missing", &host.join("x")).is_err());
     containers.remove(&id, RemoveOptions { force: true, volumes: true }).unwrap();
     // Stopped again: out of the overlay.
     let id = fixture.create(&mut containers, &["true"], CreateOptions::default());
-    containers.copy_from(&id, "/etc/passwd", &host.join("passwd"), false).unwrap();
+    copy_out(&containers, &id, "/etc/passwd", &host.join("passwd")).unwrap();
     assert!(std::fs::read_to_string(host.join("passwd")).unwrap().starts_with("root:"));
 }
 

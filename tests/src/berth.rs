@@ -73,6 +73,37 @@ impl TestRoot {
         self.ok(&["version"]);
     }
 
+    /// Starts `berth daemon ARGS` for this root detached (as the CLI starts
+    /// one: not a child of the test, its output in `daemon.log`), and waits
+    /// (bounded) until it answers on its socket.
+    pub fn spawn_daemon(&self, args: &[&str]) {
+        let log = self.run_dir().join("daemon.log");
+        // `sh` leaves the daemon to be adopted when it exits, as the CLI's start does.
+        let status = self
+            .with_env(&mut Command::new("sh"))
+            .arg("-c")
+            .arg(r#"log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 &"#)
+            .arg("sh")
+            .arg(&log)
+            .arg(berth_bin())
+            .arg("daemon")
+            .args(args)
+            .status()
+            .expect("sh runs");
+        assert!(status.success(), "cannot start berth daemon {args:?}");
+        let socket = self.run_dir().join("berth.sock");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "berth daemon {args:?} did not listen on {} within 20 s:\n{}",
+                socket.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Asserts that nothing of the containers `ids` (full or short IDs) is left:
     /// no mount under the root or run directory, no monitor or other helper
     /// running with this root, no cgroup, no container directory.
@@ -130,23 +161,12 @@ impl TestRoot {
 
     /// The daemon's PID, when one runs for this root.
     pub fn daemon_pid(&self) -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(self.run_dir().join("berth.pid")).ok()?.trim().parse().ok()?;
-        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+        daemon_pid(&self.run_dir())
     }
 
     /// Stops the daemon by PID: SIGTERM, then SIGKILL after 5 s.
     pub fn stop_daemon(&self) {
-        if let Some(pid) = self.daemon_pid() {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() {
-                if Instant::now() > deadline {
-                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        stop_daemon(&self.run_dir());
     }
 
     pub fn root(&self) -> PathBuf {
@@ -166,6 +186,12 @@ impl TestRoot {
     /// (so `~/.docker/config.json` is the test's).
     pub fn command(&self) -> Command {
         let mut command = Command::new(berth_bin());
+        self.with_env(&mut command);
+        command
+    }
+
+    /// This root's environment on `command`.
+    fn with_env<'a>(&self, command: &'a mut Command) -> &'a mut Command {
         command
             .env("BERTH_ROOT", self.root())
             .env("BERTH_RUN", self.run_dir())
@@ -175,8 +201,7 @@ impl TestRoot {
             .env("BERTH_NETWORK_POOL6", &self.pool6)
             // Forwarded DNS queries go nowhere (never to the host's resolver).
             .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
-            .env_remove("BERTH_LOG");
-        command
+            .env_remove("BERTH_LOG")
     }
 
     /// Runs `berth ARGS` to completion.
@@ -187,6 +212,27 @@ impl TestRoot {
     /// Runs `berth ARGS` and returns its stdout, failing the test with stderr if it fails.
     pub fn ok(&self, args: &[&str]) -> String {
         succeeded(args, self.berth(args))
+    }
+}
+
+/// The PID of the daemon of the run directory `run`, when one runs.
+pub fn daemon_pid(run: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(run.join("berth.pid")).ok()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Stops the daemon of the run directory `run` by PID: SIGTERM, then SIGKILL after 5 s.
+pub fn stop_daemon(run: &Path) {
+    if let Some(pid) = daemon_pid(run) {
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            if Instant::now() > deadline {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

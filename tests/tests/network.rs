@@ -172,6 +172,8 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
+        // The CLI's commands started a daemon for this state: it goes first.
+        berth_tests::berth::stop_daemon(&self.dir.path().join("run"));
         let cleanup = self.manager.remove_everything();
         drop(self.uplink.take());
         let (pool, pool6) = (self.manager.config().pool, self.manager.config().pool6);
@@ -782,6 +784,9 @@ fn ipv6_containers_reach_each_other_by_name_with_aaaa_and_ptr_answers() {
 #[test]
 fn ipv6_addresses_are_fixed_checked_and_networks_planned_by_family() {
     let net = Net::new("bnn", 14, vec![]);
+    // The CLI's daemon starts now: when it starts it releases the network of
+    // containers it does not know, as the test's stand-ins below are.
+    net.berth_ok(&["network", "ls"]);
     let mut spec = dual_stack("lab6");
     spec.subnet6 = Some("fd90:e:77::/64".parse().unwrap());
     spec.gateway6 = Some("fd90:e:77::fe".parse().unwrap());

@@ -1,6 +1,9 @@
 //! Messages of the single-container endpoints (`/v1/containers/...`): what
-//! `create`, `run`, `start`, `stop`, `kill`, `restart` and `rm` send and get.
+//! the container commands (`create`, `run`, `start`, `ps`, `logs`, `exec`,
+//! `cp`, ...) send and get.
 
+use berth_runtime::container::list::{Filter, Summary};
+use berth_runtime::container::logfile::Entry;
 use serde::{Deserialize, Serialize};
 
 /// The protocol name of an attached start's upgraded connection: after the
@@ -48,4 +51,86 @@ pub struct PruneRequest {
 /// stdio from its first byte, and its exit status at the end.
 pub fn attach_path(id: &str, stdin: bool) -> String {
     format!("/containers/{id}/attach?stdin={stdin}")
+}
+
+/// `GET /v1/containers` + [`query`](super::query) of this: `ps`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub all: bool,
+    /// A JSON list of `ps --filter`s, parsed; empty for none.
+    #[serde(default)]
+    pub filters: String,
+}
+
+impl ListQuery {
+    pub fn new(all: bool, filters: &[Filter]) -> ListQuery {
+        let filters =
+            if filters.is_empty() { String::new() } else { serde_json::to_string(filters).expect("filters serialize") };
+        ListQuery { all, filters }
+    }
+
+    pub fn filters(&self) -> Result<Vec<Filter>, serde_json::Error> {
+        if self.filters.is_empty() { Ok(Vec::new()) } else { serde_json::from_str(&self.filters) }
+    }
+}
+
+/// One row of `ps`: the container, and what it publishes now.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerRow {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub ports: Vec<berth_network::PublishedPort>,
+}
+
+/// `GET /v1/containers/{id}/logs` + query: `logs`; the answer is JSON lines of [`LogMessage`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsQuery {
+    #[serde(default)]
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One line of a container's log stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogMessage {
+    Entry(Entry),
+    /// Reading the log failed; the last line.
+    Error(String),
+}
+
+/// `POST /v1/containers/stats`: one reading of these containers (every
+/// running one, or with `all` every one, when none is named).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRequest {
+    pub containers: Vec<String>,
+    pub all: bool,
+}
+
+/// `POST /v1/containers/{id}/rename`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenameRequest {
+    pub name: String,
+}
+
+/// `POST /v1/containers/{id}/exec` with [`ExecOptions`](berth_runtime::container::ExecOptions)
+/// as the body: upgraded to [`ATTACH_PROTOCOL`], the process's stdio and,
+/// last, its exit status (126 when it could not start); with `detach`, an
+/// answer as soon as it runs.
+pub fn exec_path(id: &str, detach: bool) -> String {
+    format!("/containers/{id}/exec?detach={detach}")
+}
+
+/// `GET /v1/containers/{id}/archive` (the answer: a tar of `path`) and
+/// `PUT` (the body: a tar to place at `path`): `cp`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveQuery {
+    pub path: String,
+    /// PUT: the archive's top directory stands for its contents (`cp SRC/. ...`).
+    #[serde(default)]
+    pub contents_only: bool,
+    /// PUT: keep the owners in the archive (`cp -a`), else root's.
+    #[serde(default)]
+    pub archive: bool,
 }

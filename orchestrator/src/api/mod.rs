@@ -2,9 +2,12 @@
 //! versioned paths (`/v1/...`). The message types here are shared by the
 //! server (`crate::daemon`) and the client the CLI uses ([`client`]).
 
+pub mod body;
 pub mod client;
 pub mod compose;
 pub mod containers;
+pub mod images;
+pub mod networks;
 
 use std::path::PathBuf;
 
@@ -17,6 +20,17 @@ pub const PREFIX: &str = "/v1";
 /// `<run>/berth.sock`.
 pub fn socket_path(root: &Root) -> PathBuf {
     root.run().join("berth.sock")
+}
+
+/// The socket as the CLI finds it: `$BERTH_RUN/berth.sock` (`/run/berth` by default).
+pub fn socket_from_env() -> PathBuf {
+    socket_path(&Root::from_env())
+}
+
+/// A query string (`?a=1&b=x%2Fy`) of `fields`, for a path of the API.
+pub fn query<T: Serialize>(fields: &T) -> String {
+    let text = serde_urlencoded::to_string(fields).expect("API queries are flat structs of plain values");
+    if text.is_empty() { text } else { format!("?{text}") }
 }
 
 /// `GET /v1/version`.

@@ -1,6 +1,6 @@
 //! `berth network create|ls|inspect|rm|prune|connect|disconnect`, and the
 //! hidden `__dns-server` the network manager starts the embedded DNS with.
-//! Parsing and printing only; the work is in `berth_network`.
+//! Parsing and printing only; the daemon does the work (in `berth_network`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -9,10 +9,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_network::{ConnectOptions, ContainerLink, IpNet, Network, NetworkDetails, NetworkManager, NetworkSpec};
-use berth_runtime::container::records as containers;
-use berth_runtime::store::{Db, Root};
+use berth_network::{ContainerLink, IpNet, Network, NetworkDetails, NetworkSpec};
 use clap::{Args, Subcommand};
+
+use crate::api::networks::{ConnectRequest, DisconnectRequest, PruneRequest, RemoveRequest};
+use crate::cli::remote::{get_each, with_client};
 
 /// `berth network ...`
 #[derive(Debug, Args)]
@@ -160,30 +161,19 @@ pub fn dns_server(args: DnsServerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network manager on BERTH_ROOT / BERTH_RUN, recovered once per boot,
-/// with the environment's overrides (`crate::engine::network_config`).
-pub fn open_manager() -> anyhow::Result<NetworkManager> {
-    let config = crate::engine::network_config(&Root::from_env())?;
-    let manager = NetworkManager::open(config).context("cannot open the network state")?;
-    manager.recover_after_boot().context("cannot recover the network state")?;
-    Ok(manager)
-}
-
 pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
-    let manager = open_manager()?;
-    manager.ensure_default_bridge().context("cannot set up the default bridge network")?;
     match args.command {
-        NetworkCommand::Create(args) => create(&manager, args),
-        NetworkCommand::Ls(args) => ls(&manager, args),
-        NetworkCommand::Inspect(args) => inspect(&manager, args),
-        NetworkCommand::Rm(args) => rm(&manager, args),
-        NetworkCommand::Prune(args) => prune(&manager, args),
-        NetworkCommand::Connect(args) => connect(&manager, args),
-        NetworkCommand::Disconnect(args) => disconnect(&manager, args),
+        NetworkCommand::Create(args) => create(args),
+        NetworkCommand::Ls(args) => ls(args),
+        NetworkCommand::Inspect(args) => inspect(args),
+        NetworkCommand::Rm(args) => rm(args),
+        NetworkCommand::Prune(args) => prune(args),
+        NetworkCommand::Connect(args) => connect(args),
+        NetworkCommand::Disconnect(args) => disconnect(args),
     }
 }
 
-fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode> {
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     if args.driver != "bridge" {
         bail!("--driver {}: only the bridge driver is supported", args.driver);
     }
@@ -214,7 +204,7 @@ fn create(manager: &NetworkManager, args: CreateArgs) -> anyhow::Result<ExitCode
             _ => bail!("--opt {option}: unknown driver option (known: mtu=N)"),
         }
     }
-    let network = manager.create_network(&spec)?;
+    let network: Network = with_client(|client| async move { Ok(client.post("/networks", &spec).await?) })?;
     println!("{}", network.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -267,9 +257,10 @@ fn matches(network: &Network, filter: &str) -> anyhow::Result<bool> {
     })
 }
 
-fn ls(manager: &NetworkManager, args: LsArgs) -> anyhow::Result<ExitCode> {
+fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let networks: Vec<Network> = with_client(|client| async move { Ok(client.get("/networks").await?) })?;
     let mut shown = Vec::new();
-    for network in manager.list_networks()? {
+    for network in networks {
         let mut keep = true;
         for filter in &args.filters {
             keep &= matches(&network, filter)?;
@@ -353,37 +344,32 @@ fn docker_json(details: &NetworkDetails) -> serde_json::Value {
     })
 }
 
-fn inspect(manager: &NetworkManager, args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut found = Vec::new();
-    let mut failed = false;
-    for reference in &args.networks {
-        match manager.inspect_network(reference) {
-            Ok(details) => found.push(docker_json(&details)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
-        }
-    }
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let paths = args.networks.iter().map(|reference| format!("/networks/{reference}")).collect();
+    let (networks, failed): (Vec<NetworkDetails>, bool) = get_each(paths, "error: ")?;
+    let found: Vec<serde_json::Value> = networks.iter().map(docker_json).collect();
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn rm(manager: &NetworkManager, args: RmArgs) -> anyhow::Result<ExitCode> {
-    let mut failed = false;
-    for reference in &args.networks {
-        match manager.remove_network(reference, args.force) {
-            Ok(()) => println!("{reference}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
+fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
+    let (references, request) = (&args.networks, RemoveRequest { force: args.force });
+    with_client(|client| async move {
+        let mut failed = false;
+        for reference in references {
+            match client.post::<_, ()>(&format!("/networks/{reference}/remove"), &request).await {
+                Ok(()) => println!("{reference}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed = true;
+                }
             }
         }
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    })
 }
 
-fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> {
+fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let mut labels = Vec::new();
     for filter in &args.filters {
         match filter.strip_prefix("label=") {
@@ -401,7 +387,9 @@ fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> 
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let removed = manager.prune_networks(&labels)?;
+    let request = PruneRequest { labels };
+    let removed: Vec<String> =
+        with_client(|client| async move { Ok(client.post("/networks/prune", &request).await?) })?;
     if !removed.is_empty() {
         println!("Deleted Networks:");
         for name in removed {
@@ -411,39 +399,22 @@ fn prune(manager: &NetworkManager, args: PruneArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The container's id and name, from the runtime's records.
-fn container(reference: &str) -> anyhow::Result<(String, String)> {
-    let root = Root::from_env();
-    let db = Db::open(&root.db(), &[containers::MIGRATION]).context("cannot open the container records")?;
-    let record = containers::lookup(&db, reference)?;
-    Ok((record.id.as_str().to_string(), record.name))
-}
-
-fn connect(manager: &NetworkManager, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    let (id, name) = container(&args.container)?;
-    let netns = manager.netns_path(&id);
-    if !netns.exists() {
-        bail!("container {name} has no network namespace ({}): create it with berth first", netns.display());
-    }
+fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let mut links = Vec::new();
     for link in &args.links {
         let (target, alias) = link.split_once(':').unwrap_or((link, link));
         links.push(ContainerLink { name: target.trim_start_matches('/').to_string(), alias: alias.to_string() });
     }
-    let options = ConnectOptions {
-        ip: args.ip,
-        ip6: args.ip6,
-        container_name: name,
-        aliases: args.aliases,
-        links,
-        ..Default::default()
-    };
-    manager.connect(&id, &netns, &args.network, &options)?;
+    let path = format!("/networks/{}/connect", args.network);
+    let request =
+        ConnectRequest { container: args.container, ip: args.ip, ip6: args.ip6, aliases: args.aliases, links };
+    with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn disconnect(manager: &NetworkManager, args: DisconnectArgs) -> anyhow::Result<ExitCode> {
-    let (id, _) = container(&args.container)?;
-    manager.disconnect(&id, &args.network)?;
+fn disconnect(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
+    let path = format!("/networks/{}/disconnect", args.network);
+    let request = DisconnectRequest { container: args.container };
+    with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }

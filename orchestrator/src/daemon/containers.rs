@@ -9,19 +9,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_runtime::container::signal::parse_signal;
 use berth_runtime::container::{AttachStreams, ContainerError, RemoveOptions, Started};
-use hyper_util::rt::TokioIo;
 
 use super::Daemon;
+use super::reply::{answer as blocking, failure};
 use crate::api::ApiError;
-use crate::api::containers::{ATTACH_PROTOCOL, Created, KillRequest, PruneRequest, RemoveRequest, StopRequest};
+use crate::api::containers::{Created, KillRequest, PruneRequest, RemoveRequest, StopRequest};
 use crate::engine::{EngineError, RunRequest};
 
 pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
@@ -35,49 +34,6 @@ pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
         .route("/containers/{id}/remove", post(remove))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}/ports", get(ports))
-        .route("/containers/ports", get(all_ports))
-}
-
-/// An engine error as an answer: the status says whose fault it is, and
-/// `exit_code` is the one Docker's CLI exits with.
-pub(super) struct EngineFailure(pub(super) EngineError);
-
-impl IntoResponse for EngineFailure {
-    fn into_response(self) -> Response {
-        let (status, exit_code) = match &self.0 {
-            EngineError::Container(error) => {
-                let status = match error {
-                    ContainerError::NotFound(_) => StatusCode::NOT_FOUND,
-                    ContainerError::Ambiguous(_) | ContainerError::Option(_) | ContainerError::User(_) => {
-                        StatusCode::BAD_REQUEST
-                    }
-                    ContainerError::NotRunning(_)
-                    | ContainerError::AlreadyRunning(_)
-                    | ContainerError::RemoveRunning(_)
-                    | ContainerError::AlreadyPaused(_)
-                    | ContainerError::NotPaused(_)
-                    | ContainerError::ExecPaused(_)
-                    | ContainerError::Restarting(_) => StatusCode::CONFLICT,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                (status, error.exit_code())
-            }
-            EngineError::Image(_) => (StatusCode::NOT_FOUND, 125),
-            EngineError::Network(_) | EngineError::Config(_) => (StatusCode::BAD_REQUEST, 125),
-        };
-        (status, Json(ApiError { message: self.0.to_string(), exit_code: Some(exit_code) })).into_response()
-    }
-}
-
-/// Runs blocking engine work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(|e| EngineFailure(e).into_response()),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, Json(ApiError { message: e.to_string(), exit_code: None }))
-            .into_response()),
-    }
 }
 
 async fn create(State(daemon): State<Arc<Daemon>>, Json(request): Json<RunRequest>) -> Response {
@@ -100,7 +56,7 @@ async fn start_watched(
     let (id, started) = blocking(move || {
         let id = engine.containers().lookup(&reference)?.id.to_string();
         let started = engine.start(&id, attach)?;
-        Ok((id, started))
+        Ok::<_, EngineError>((id, started))
     })
     .await?;
     daemon.started(&id, started.pid).await;
@@ -130,28 +86,9 @@ async fn attach(
         Err(response) => return response,
     };
     let Some(stream) = started.attach.map(|a| a.into_stream()) else {
-        return EngineFailure(EngineError::Container(ContainerError::Internal(
-            "the monitor gave no attach stream".into(),
-        )))
-        .into_response();
+        return failure(&ContainerError::Internal("the monitor gave no attach stream".into()));
     };
-    tokio::spawn(async move {
-        let relayed = async {
-            stream.set_nonblocking(true)?;
-            let mut monitor = tokio::net::UnixStream::from_std(stream)?;
-            let mut client = TokioIo::new(upgrade.await.map_err(std::io::Error::other)?);
-            tokio::io::copy_bidirectional(&mut client, &mut monitor).await
-        };
-        if let Err(error) = relayed.await {
-            tracing::debug!(container = %reference, %error, "attach relay ended");
-        }
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "upgrade")
-        .header(header::UPGRADE, ATTACH_PROTOCOL)
-        .body(Body::empty())
-        .expect("a response built from valid parts")
+    super::upgrade::relay(upgrade, stream, format!("container {reference}"), async {})
 }
 
 async fn stop(
@@ -227,29 +164,7 @@ async fn ports(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>)
     let engine = daemon.engine.clone();
     let found = blocking(move || {
         let id = engine.containers().lookup(&reference)?.id;
-        Ok(engine.network().ports(id.as_str())?)
-    })
-    .await;
-    match found {
-        Ok(ports) => Json(ports).into_response(),
-        Err(response) => response,
-    }
-}
-
-/// Every container's published ports, by ID (those with none left out): `ps` in one request.
-async fn all_ports(State(daemon): State<Arc<Daemon>>) -> Response {
-    let engine = daemon.engine.clone();
-    let found = blocking(move || {
-        let ids: Vec<String> = engine.containers().all()?.into_iter().map(|record| record.id.to_string()).collect();
-        let network = engine.network();
-        let mut ports = std::collections::BTreeMap::new();
-        for id in ids {
-            let published = network.ports(&id)?;
-            if !published.is_empty() {
-                ports.insert(id, published);
-            }
-        }
-        Ok(ports)
+        Ok::<_, EngineError>(engine.network().ports(id.as_str())?)
     })
     .await;
     match found {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use berth_runtime::container::LogOptions;
 use tokio::sync::mpsc::UnboundedSender;
@@ -16,6 +17,8 @@ pub struct LogsRequest {
     pub services: Vec<String>,
     pub follow: bool,
     pub tail: Option<usize>,
+    /// Set when the reader went away: follows end.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Sends every selected container's log lines to `lines`; with `follow`, until
@@ -39,7 +42,12 @@ pub async fn logs(
             continue;
         }
         let (engine, lines) = (daemon.engine.clone(), lines.clone());
-        let options = LogOptions { follow: request.follow, tail: request.tail, since: None, until: None };
+        let options = LogOptions {
+            follow: request.follow,
+            tail: request.tail,
+            stop: request.stop.clone(),
+            ..LogOptions::default()
+        };
         readers.push(tokio::task::spawn_blocking(move || {
             let containers = engine.own_containers().map_err(|e| e.to_string())?;
             let (name, service) = (container.record.name.clone(), container.observed.service.clone());

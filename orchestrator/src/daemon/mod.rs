@@ -3,21 +3,28 @@
 //! Containers do not depend on it: each has its own monitor, so stopping or
 //! killing the daemon leaves them running, and a new daemon adopts them.
 
+mod archive;
 mod compose;
+mod container_info;
 mod containers;
 mod converge;
 mod events;
+mod exec;
 mod execute;
 mod health;
 mod idle;
+mod images;
 mod logs;
+mod networks;
 mod observe;
 mod oneoff;
 mod ops;
 mod pause;
 mod projects;
+mod reply;
 mod routes;
 mod top;
+mod upgrade;
 mod watch;
 
 use std::collections::HashMap;
@@ -25,6 +32,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use berth_runtime::store::{Db, DbError, Root};
+use nix::unistd::Gid;
 use tokio::net::UnixListener;
 use tokio::sync::{Mutex, broadcast, mpsc};
 
@@ -161,19 +169,29 @@ where
     T: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
+    run_blocking(work).await.and_then(|result| result.map_err(|e| e.to_string()))
+}
+
+/// Runs blocking work off the async threads, keeping its error as it is (for
+/// [`reply::answer`]); the outer error says the work panicked.
+pub(crate) async fn run_blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<Result<T, E>, String>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
 }
 
 /// How long open connections may go on after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Runs the daemon until SIGTERM or SIGINT. In-flight requests finish;
-/// containers keep running.
-pub async fn run(root: Root) -> Result<(), DaemonError> {
-    let listener = bind(&root).await?;
+/// containers keep running. The socket is root's and, with `socket_group`,
+/// that group's (mode 0660), as Docker's `-G`.
+pub async fn run(root: Root, socket_group: Option<Gid>) -> Result<(), DaemonError> {
+    let listener = bind(&root, socket_group).await?;
     let db = Db::open(&root.db(), &[projects::MIGRATION])?;
     let engine_root = root.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&engine_root))
@@ -276,8 +294,9 @@ async fn adopt(daemon: &Arc<Daemon>) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Binds the socket (mode 0660), replacing a stale one a crashed daemon left.
-async fn bind(root: &Root) -> Result<UnixListener, DaemonError> {
+/// Binds the socket (mode 0660, owned by `group` when given), replacing a
+/// stale one a crashed daemon left.
+async fn bind(root: &Root, group: Option<Gid>) -> Result<UnixListener, DaemonError> {
     let path = socket_path(root);
     let display = path.display().to_string();
     let listen_err = |source| DaemonError::Listen { path: display.clone(), source };
@@ -290,6 +309,9 @@ async fn bind(root: &Root) -> Result<UnixListener, DaemonError> {
     }
     let listener = UnixListener::bind(&path).map_err(listen_err)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(listen_err)?;
+    if let Some(group) = group {
+        nix::unistd::chown(&path, None, Some(group)).map_err(|e| listen_err(e.into()))?;
+    }
     Ok(listener)
 }
 

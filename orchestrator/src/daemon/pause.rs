@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::Daemon;
-use super::containers::blocking;
+use super::reply::answer as blocking;
 
 pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
     router

@@ -39,8 +39,19 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/projects/{name}/rm", post(|s, p, b| verb(s, p, b, Verb::Remove)))
         .route("/projects/{name}/pause", post(|s, p, b| verb(s, p, b, Verb::Pause)))
         .route("/projects/{name}/unpause", post(|s, p, b| verb(s, p, b, Verb::Unpause)));
-    let v1 = super::oneoff::routes(super::top::routes(super::pause::routes(v1)));
-    Router::new().nest(PREFIX, containers::routes(v1)).with_state(daemon)
+    let areas = [
+        containers::routes,
+        super::container_info::routes,
+        super::exec::routes,
+        super::archive::routes,
+        super::images::routes,
+        super::networks::routes,
+        super::pause::routes,
+        super::top::routes,
+        super::oneoff::routes,
+    ];
+    let v1 = areas.into_iter().fold(v1, |router, add| add(router));
+    Router::new().nest(PREFIX, v1).with_state(daemon)
 }
 
 /// An error answer: a status and a message for the user.
@@ -65,12 +76,22 @@ async fn version(State(daemon): State<Arc<Daemon>>) -> Json<Version> {
 }
 
 /// Streams what arrives on `receiver` as JSON lines until every sender is gone.
-fn json_lines<T: serde::Serialize + Send + 'static>(receiver: mpsc::UnboundedReceiver<T>) -> Response {
-    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+pub(super) fn json_lines<T: serde::Serialize + Send + 'static>(receiver: mpsc::UnboundedReceiver<T>) -> Response {
+    json_lines_holding(receiver, ())
+}
+
+/// [`json_lines`], keeping `held` until the stream ends or the client goes away
+/// (a guard whose drop tells the producer to stop).
+pub(super) fn json_lines_holding<T, H>(receiver: mpsc::UnboundedReceiver<T>, held: H) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    H: Send + 'static,
+{
+    let lines = futures_util::stream::unfold((receiver, held), |(mut receiver, held)| async move {
         let item = receiver.recv().await?;
         let mut line = serde_json::to_vec(&item).expect("API messages serialize");
         line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(line), receiver))
+        Some((Ok::<_, std::convert::Infallible>(line), (receiver, held)))
     });
     Response::builder()
         .header("content-type", "application/x-ndjson")
@@ -153,7 +174,9 @@ async fn logs(
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let request = LogsRequest {
+        stop: Some(stop.clone()),
         services: query
             .get("services")
             .map(|s| s.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
@@ -172,7 +195,7 @@ async fn logs(
             tracing::warn!(project = %name, %error, "logs failed");
         }
     });
-    Ok(json_lines(receiver))
+    Ok(json_lines_holding(receiver, super::container_info::StopOnDrop(stop)))
 }
 
 /// Streams the project's events as they happen, until the client goes away.

@@ -7,7 +7,8 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
@@ -27,7 +28,7 @@ use super::error::{ContainerError, StartFailure};
 use super::executor::BerthExecutor;
 use super::id::ContainerId;
 use super::layout::ContainerDir;
-use super::protocol::socket;
+use super::protocol::{self, ExitStatus, FrameKind, Reply, socket};
 use super::rootfs;
 use super::seccomp::bpf::CompiledFilter;
 use super::signal::exit_code_for;
@@ -56,11 +57,39 @@ pub struct ExecOptions {
     pub interactive: bool,
 }
 
+/// The helper's argument after the options when its stdin is a Unix socket
+/// carrying the attach protocol (frames both ways) instead of plain stdio.
+const ATTACH_ARG: &str = "attach";
+
 impl Containers {
-    /// The helper command that runs `options` in the container. The caller
-    /// gives it stdio (inherit for a terminal session) and waits for it; its
-    /// exit code is the process's (126 if it could not be started).
+    /// The helper command that runs `options` in the container with the
+    /// caller's stdio (no terminal: `-t` needs [`Containers::exec_attached`]).
+    /// The caller gives it stdio and waits for it; its exit code is the
+    /// process's (126 if it could not be started).
     pub fn exec_command(&self, reference: &str, options: &ExecOptions) -> Result<Command, ContainerError> {
+        if options.tty {
+            return Err(super::options::OptionError::new("exec", "-t", "a terminal needs an attached exec").into());
+        }
+        self.helper_command(reference, options)
+    }
+
+    /// The helper command that runs `options` in the container, and the
+    /// stream its stdio travels on: frames of the attach protocol, as a
+    /// container's monitor speaks it (input and window size in; output and,
+    /// last, the exit status out). The caller starts and reaps the command.
+    pub fn exec_attached(
+        &self,
+        reference: &str,
+        options: &ExecOptions,
+    ) -> Result<(Command, UnixStream), ContainerError> {
+        let mut command = self.helper_command(reference, options)?;
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| ContainerError::Internal(format!("cannot make a socket pair: {e}")))?;
+        command.arg(ATTACH_ARG).stdin(OwnedFd::from(theirs)).stdout(std::process::Stdio::null());
+        Ok((command, ours))
+    }
+
+    fn helper_command(&self, reference: &str, options: &ExecOptions) -> Result<Command, ContainerError> {
         let record = self.lookup(reference)?;
         match self.state(&record)?.status {
             Status::Paused => return Err(ContainerError::ExecPaused(reference.to_string())),
@@ -77,24 +106,67 @@ impl Containers {
     }
 }
 
-/// The helper's entry point. Errors go to stderr: this is a process's main,
-/// and stderr is the user's.
+/// Where the process's stdio goes.
+enum Io {
+    /// The helper's own stdio, passed on.
+    Inherit,
+    /// Frames on this stream (the helper's stdin).
+    Attach(UnixStream),
+}
+
+/// The helper's entry point. Errors go to stderr (or, attached, as a stderr
+/// frame): this is a process's main, and that is the user's.
 pub fn main(args: &[OsString]) -> ExitCode {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let result = match args.as_slice() {
+    let (args, io) = match args.split_last() {
+        Some((last, rest)) if last == ATTACH_ARG => {
+            let stream = io::stdin().as_fd().try_clone_to_owned().map(UnixStream::from);
+            match stream {
+                Ok(stream) => (rest, Io::Attach(stream)),
+                Err(e) => {
+                    let _ = writeln!(io::stderr(), "berth: exec failed: no attach stream: {e}");
+                    return ExitCode::from(EXEC_FAILED);
+                }
+            }
+        }
+        _ => (&args[..], Io::Inherit),
+    };
+    let mut reply_to = match &io {
+        Io::Attach(stream) => stream.try_clone().ok(),
+        Io::Inherit => None,
+    };
+    let result = match args {
         [root, run, id, options] => match (ContainerId::parse(id), serde_json::from_str::<ExecOptions>(options)) {
-            (Some(id), Ok(options)) => run_exec(&Root::new(root, run), &id, &options),
+            (Some(id), Ok(options)) => run_exec(&Root::new(root, run), &id, &options, io),
             _ => Err(ContainerError::Internal("bad arguments".into())),
         },
-        _ => Err(ContainerError::Internal("usage: berth internal exec ROOT RUN ID OPTIONS".into())),
+        _ => Err(ContainerError::Internal("usage: berth internal exec ROOT RUN ID OPTIONS [attach]".into())),
     };
-    match result {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+    let code = match result {
+        Ok(code) => code.clamp(0, 255),
         Err(error) => {
-            let _ = writeln!(io::stderr(), "berth: exec failed: {error}");
-            ExitCode::from(EXEC_FAILED)
+            let message = format!("berth: exec failed: {error}\n");
+            match &mut reply_to {
+                Some(stream) => send(stream, FrameKind::Stderr, message.as_bytes()),
+                None => {
+                    let _ = io::stderr().write_all(message.as_bytes());
+                }
+            }
+            i32::from(EXEC_FAILED)
         }
+    };
+    if let Some(stream) = &mut reply_to {
+        let reply = Reply::Exited(ExitStatus { exit_code: code, oom_killed: false });
+        send(stream, FrameKind::Exit, &serde_json::to_vec(&reply).unwrap_or_default());
     }
+    ExitCode::from(code as u8)
+}
+
+/// Sends one frame; a reader that went away is no error of the process's.
+fn send(stream: &mut UnixStream, kind: FrameKind, payload: &[u8]) {
+    let mut frame = Vec::new();
+    protocol::encode(kind, payload, &mut frame);
+    let _ = stream.write_all(&frame);
 }
 
 fn failed(message: String) -> ContainerError {
@@ -151,7 +223,7 @@ fn process(dir: &ContainerDir, state: &State, spec: &Spec, options: &ExecOptions
     Ok(process)
 }
 
-fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32, ContainerError> {
+fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions, io: Io) -> Result<i32, ContainerError> {
     let dir = ContainerDir::new(root, id);
     let state = State::load(&dir).map_err(|e| ContainerError::io("cannot read", dir.state_json(), e))?;
     if state.status == Status::Paused {
@@ -183,18 +255,31 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32,
         .with_root_path(dir.runtime_root())
         .map_err(|e| failed(e.to_string()))?
         .with_executor(BerthExecutor { seccomp });
-    let console = if options.tty {
+    let pipe = || nix::unistd::pipe().map_err(|e| ContainerError::Internal(format!("cannot make a pipe: {e}")));
+    let null = || File::open("/dev/null").map_err(|e| ContainerError::io("cannot open", "/dev/null", e));
+    let mut console = None;
+    let mut streams = Streams::default();
+    if options.tty {
         let path = dir.path().join(format!("exec-{}.sock", nonce.short()));
         let listener = socket::bind(&path).map_err(|e| ContainerError::io("cannot listen on", &path, e))?;
         builder = builder.with_console_socket(Some(&path));
-        Some((listener, RemoveOnDrop(vec![path])))
+        console = Some((listener, RemoveOnDrop(vec![path])));
     } else {
         if !options.interactive {
-            let null = File::open("/dev/null").map_err(|e| ContainerError::io("cannot open", "/dev/null", e))?;
-            builder = builder.with_stdin(OwnedFd::from(null));
+            builder = builder.with_stdin(OwnedFd::from(null()?));
         }
-        None
-    };
+        if matches!(io, Io::Attach(_)) {
+            let (stdout, stderr) = (pipe()?, pipe()?);
+            builder = builder.with_stdout(stdout.1).with_stderr(stderr.1);
+            streams.outputs =
+                [Some((File::from(stdout.0), FrameKind::Stdout)), Some((File::from(stderr.0), FrameKind::Stderr))];
+            if options.interactive {
+                let stdin = pipe()?;
+                builder = builder.with_stdin(stdin.0);
+                streams.input = Some(File::from(stdin.1));
+            }
+        }
+    }
     let pid = builder.as_tenant().with_process(Some(&process_path)).with_detach(true).build().map_err(|e| {
         match super::monitor::runtime_failure(&e) {
             ContainerError::StartFailed { message, .. } => {
@@ -203,13 +288,20 @@ fn run_exec(root: &Root, id: &ContainerId, options: &ExecOptions) -> Result<i32,
             other => other,
         }
     })?;
-    match console {
-        Some((listener, _socket)) => {
-            let master = super::monitor::receive_terminal(&listener)
-                .map_err(|e| failed(format!("cannot receive the terminal: {e}")))?;
-            relay(pid, master, &signals)
-        }
-        None => wait(pid),
+    if let Some((listener, _socket)) = console {
+        let master = super::monitor::receive_terminal(&listener)
+            .map_err(|e| failed(format!("cannot receive the terminal: {e}")))?;
+        let terminal = File::from(master);
+        let clone = |f: &File| f.try_clone().map_err(|e| ContainerError::Internal(e.to_string()));
+        streams = Streams {
+            input: Some(clone(&terminal)?),
+            outputs: [Some((clone(&terminal)?, FrameKind::Stdout)), None],
+            terminal: Some(terminal),
+        };
+    }
+    match io {
+        Io::Attach(stream) => serve(stream, streams, pid, &signals),
+        Io::Inherit => wait(pid),
     }
 }
 
@@ -264,28 +356,40 @@ fn wait(pid: Pid) -> Result<i32, ContainerError> {
     }
 }
 
-/// Copies the caller's stdin to the terminal and the terminal to stdout, and
-/// the caller's window size to the terminal, until the process exits.
-fn relay(pid: Pid, master: OwnedFd, signals: &SignalFd) -> Result<i32, ContainerError> {
-    let copy_size = || {
-        if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin()) {
-            let _ = rustix::termios::tcsetwinsize(&master, size);
-        }
-    };
-    copy_size();
-    let mut terminal = File::from(master.try_clone().map_err(|e| ContainerError::Internal(e.to_string()))?);
-    let mut stdout = io::stdout();
-    let mut input_open = true;
+/// The process's ends of an attached exec: its input, its outputs and, with
+/// `-t`, its terminal (for the window size).
+#[derive(Default)]
+struct Streams {
+    input: Option<File>,
+    outputs: [Option<(File, FrameKind)>; 2],
+    terminal: Option<File>,
+}
+
+/// How long output may still come after the process exited (from a child it left behind).
+const DRAIN_MS: u16 = 200;
+
+/// Relays between the attach stream and the process until it exits and its
+/// output is read; input and window size in, output out. A reader that goes
+/// away closes the process's input (and hangs up its terminal).
+fn serve(mut stream: UnixStream, mut streams: Streams, pid: Pid, signals: &SignalFd) -> Result<i32, ContainerError> {
+    let mut attached = true;
     let mut exit = None;
-    let mut buffer = [0u8; 16 * 1024];
+    let mut received = Vec::new();
+    let mut buffer = vec![0u8; 32 * 1024];
     loop {
-        let stdin = io::stdin();
-        let mut fds =
-            vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN), PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        if input_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let stream_at = attached.then(|| {
+            fds.push(PollFd::new(stream.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let outputs_at = fds.len();
+        for (file, _) in streams.outputs.iter().flatten() {
+            fds.push(PollFd::new(file.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if exit.is_some() { PollTimeout::from(200u16) } else { PollTimeout::NONE };
+        if exit.is_some() && fds.len() == outputs_at {
+            break;
+        }
+        let timeout = if exit.is_some() { PollTimeout::from(DRAIN_MS) } else { PollTimeout::NONE };
         match nix::poll::poll(&mut fds, timeout) {
             Ok(0) => break,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -295,11 +399,7 @@ fn relay(pid: Pid, master: OwnedFd, signals: &SignalFd) -> Result<i32, Container
         let events: Vec<PollFlags> = fds.iter().map(|fd| fd.revents().unwrap_or(PollFlags::empty())).collect();
         drop(fds);
         if !events[0].is_empty() {
-            while let Ok(Some(info)) = signals.read_signal() {
-                if info.ssi_signo == Signal::SIGWINCH as u32 {
-                    copy_size();
-                }
-            }
+            while signals.read_signal().is_ok_and(|s| s.is_some()) {}
             while let Ok(status) = nix::sys::wait::waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 if status == WaitStatus::StillAlive {
                     break;
@@ -309,23 +409,55 @@ fn relay(pid: Pid, master: OwnedFd, signals: &SignalFd) -> Result<i32, Container
                 }
             }
         }
-        if !events[1].is_empty() {
-            match terminal.read(&mut buffer) {
-                Ok(0) | Err(_) if exit.is_some() || !events[1].contains(PollFlags::POLLIN) => break,
+        if let Some(at) = stream_at
+            && !events[at].is_empty()
+        {
+            match stream.read(&mut buffer) {
                 Ok(n) if n > 0 => {
-                    let _ = stdout.write_all(&buffer[..n]);
-                    let _ = stdout.flush();
+                    received.extend_from_slice(&buffer[..n]);
+                    let frames = protocol::decode(&mut received)
+                        .map_err(|e| ContainerError::Internal(format!("the attach stream: {e}")))?;
+                    for (kind, data) in frames {
+                        match kind {
+                            FrameKind::Stdin if data.is_empty() => streams.input = None,
+                            FrameKind::Stdin => {
+                                // The process may have closed its input: that is its business.
+                                if let Some(input) = &mut streams.input {
+                                    let _ = input.write_all(&data);
+                                }
+                            }
+                            FrameKind::Resize if data.len() == 4 => {
+                                if let Some(terminal) = &streams.terminal {
+                                    let size = rustix::termios::Winsize {
+                                        ws_row: u16::from_be_bytes([data[0], data[1]]),
+                                        ws_col: u16::from_be_bytes([data[2], data[3]]),
+                                        ws_xpixel: 0,
+                                        ws_ypixel: 0,
+                                    };
+                                    let _ = rustix::termios::tcsetwinsize(terminal, size);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
                 }
-                _ => {}
+                _ => {
+                    attached = false;
+                    streams = Streams::default();
+                }
             }
         }
-        if input_open && events.get(2).is_some_and(|e| !e.is_empty()) {
-            match nix::unistd::read(io::stdin().as_raw_fd(), &mut buffer) {
-                Ok(0) | Err(_) => input_open = false,
-                Ok(n) => {
-                    let _ = terminal.write_all(&buffer[..n]);
+        let mut at = outputs_at;
+        for slot in &mut streams.outputs {
+            let Some((file, kind)) = slot else { continue };
+            if !events[at].is_empty() {
+                match file.read(&mut buffer) {
+                    Ok(n) if n > 0 => send(&mut stream, *kind, &buffer[..n]),
+                    // End of file, or EIO: a terminal whose process is gone.
+                    _ => *slot = None,
                 }
             }
+            at += 1;
         }
     }
     match exit {

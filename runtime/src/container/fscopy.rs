@@ -40,7 +40,7 @@ pub fn copy_entry(
             let source = open_nofollow(from, name, OFlags::RDONLY | OFlags::DIRECTORY)?;
             let target = open_nofollow(to, to_name, OFlags::RDONLY | OFlags::DIRECTORY)?;
             copy_contents(source.as_fd(), target.as_fd(), owner)?;
-            finish(&target, &stat, owner)
+            Meta::of(&stat).apply(&target, owner)
         }
         FileType::RegularFile => {
             let source = open_nofollow(from, name, OFlags::RDONLY)?;
@@ -53,22 +53,18 @@ pub fn copy_entry(
                 other => other?,
             };
             io::copy(&mut File::from(source), &mut File::from(target.try_clone()?))?;
-            finish(&target, &stat, owner)
+            Meta::of(&stat).apply(&target, owner)
         }
         FileType::Symlink => {
             let link = rustix::fs::readlinkat(from, name, Vec::new())?;
             replace_non_directory(to, to_name)?;
             rustix::fs::symlinkat(OsStr::from_bytes(link.as_bytes()), to, to_name)?;
-            let (uid, gid) = ids(&stat, owner);
-            rustix::fs::chownat(to, to_name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok(())
+            Meta::of(&stat).chown_at(to, to_name, owner)
         }
         kind @ (FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice) => {
             replace_non_directory(to, to_name)?;
             rustix::fs::mknodat(to, to_name, kind, Mode::from_raw_mode(stat.st_mode & 0o7777), stat.st_rdev)?;
-            let (uid, gid) = ids(&stat, owner);
-            rustix::fs::chownat(to, to_name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok(())
+            Meta::of(&stat).chown_at(to, to_name, owner)
         }
         // Sockets and anything else are not copied, as with tar.
         _ => Ok(()),
@@ -90,15 +86,14 @@ pub fn copy_contents(from: BorrowedFd<'_>, to: BorrowedFd<'_>, owner: Owner) -> 
 
 /// Copies `from`'s owner, mode and times onto the directory `to` (a volume's root takes its image directory's).
 pub fn copy_metadata(from: BorrowedFd<'_>, to: &OwnedFd, owner: Owner) -> io::Result<()> {
-    let stat = rustix::fs::fstat(from)?;
-    finish(to, &stat, owner)
+    Meta::of(&rustix::fs::fstat(from)?).apply(to, owner)
 }
 
-fn open_nofollow(dir: BorrowedFd<'_>, name: &OsStr, flags: OFlags) -> io::Result<OwnedFd> {
+pub(super) fn open_nofollow(dir: BorrowedFd<'_>, name: &OsStr, flags: OFlags) -> io::Result<OwnedFd> {
     Ok(rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?)
 }
 
-fn create(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
+pub(super) fn create(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
     open_nofollow(dir, name, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC).map_err(|e| {
         if e.raw_os_error() == Some(nix::libc::EISDIR) {
             io::Error::new(io::ErrorKind::AlreadyExists, format!("cannot overwrite directory {name:?} with a file"))
@@ -109,7 +104,7 @@ fn create(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
 }
 
 /// Removes a file or link where a non-directory is about to be made; a directory is an error.
-fn replace_non_directory(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+pub(super) fn replace_non_directory(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -121,24 +116,50 @@ fn replace_non_directory(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     }
 }
 
-fn ids(stat: &Stat, owner: Owner) -> (Uid, Gid) {
-    match owner {
-        Owner::Preserve => (Uid::from_raw(stat.st_uid), Gid::from_raw(stat.st_gid)),
-        Owner::Set(uid, gid) => (Uid::from_raw(uid), Gid::from_raw(gid)),
-    }
+/// What a copy keeps of an entry besides its content: owner, mode and times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (with set-id and sticky bits).
+    pub mode: u32,
+    pub atime: Timespec,
+    pub mtime: Timespec,
 }
 
-/// Owner first (chown clears set-id bits), then mode, then times.
-fn finish(fd: &OwnedFd, stat: &Stat, owner: Owner) -> io::Result<()> {
-    let (uid, gid) = ids(stat, owner);
-    rustix::fs::fchown(fd, Some(uid), Some(gid))?;
-    rustix::fs::fchmod(fd, Mode::from_raw_mode(stat.st_mode & 0o7777))?;
-    let times = Timestamps {
-        last_access: Timespec { tv_sec: stat.st_atime, tv_nsec: stat.st_atime_nsec as _ },
-        last_modification: Timespec { tv_sec: stat.st_mtime, tv_nsec: stat.st_mtime_nsec as _ },
-    };
-    rustix::fs::futimens(fd, &times)?;
-    Ok(())
+impl Meta {
+    pub fn of(stat: &Stat) -> Meta {
+        Meta {
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            mode: stat.st_mode & 0o7777,
+            atime: Timespec { tv_sec: stat.st_atime, tv_nsec: stat.st_atime_nsec as _ },
+            mtime: Timespec { tv_sec: stat.st_mtime, tv_nsec: stat.st_mtime_nsec as _ },
+        }
+    }
+
+    fn ids(&self, owner: Owner) -> (Uid, Gid) {
+        match owner {
+            Owner::Preserve => (Uid::from_raw(self.uid), Gid::from_raw(self.gid)),
+            Owner::Set(uid, gid) => (Uid::from_raw(uid), Gid::from_raw(gid)),
+        }
+    }
+
+    /// Owner first (chown clears set-id bits), then mode, then times.
+    pub fn apply(&self, fd: &OwnedFd, owner: Owner) -> io::Result<()> {
+        let (uid, gid) = self.ids(owner);
+        rustix::fs::fchown(fd, Some(uid), Some(gid))?;
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(self.mode))?;
+        rustix::fs::futimens(fd, &Timestamps { last_access: self.atime, last_modification: self.mtime })?;
+        Ok(())
+    }
+
+    /// The owner of the entry `name` in `dir` (a link or a node: nothing to open).
+    pub fn chown_at(&self, dir: BorrowedFd<'_>, name: &OsStr, owner: Owner) -> io::Result<()> {
+        let (uid, gid) = self.ids(owner);
+        rustix::fs::chownat(dir, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::containers::Containers;
 use super::error::ContainerError;
@@ -13,7 +13,7 @@ use super::state::{State, Status};
 use super::times::human_duration;
 
 /// One `ps` row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Summary {
     pub id: String,
@@ -24,12 +24,12 @@ pub struct Summary {
     pub created: DateTime<Utc>,
     /// e.g. "Up 5 minutes", "Exited (0) 2 seconds ago", "Created".
     pub status: String,
-    pub state: &'static str,
+    pub state: String,
     pub labels: BTreeMap<String, String>,
 }
 
 /// `--filter key=value`, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Filter {
     /// ID prefix.
     Id(String),
@@ -138,7 +138,7 @@ impl Containers {
                 command,
                 created: record.created,
                 status: status_text(&state, now),
-                state: state.status.as_str(),
+                state: state.status.as_str().to_owned(),
                 labels: record.config.labels.clone(),
             });
         }

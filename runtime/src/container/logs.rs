@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +29,9 @@ pub struct LogOptions {
     pub tail: Option<usize>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Set by the reader when it goes away: a follow ends within a check's time
+    /// even if the container writes nothing more.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl LogOptions {
@@ -69,6 +74,9 @@ impl Containers {
         }
         let Some(inotify) = watch else { return Ok(()) };
         loop {
+            if options.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                return Ok(());
+            }
             let running = self.state(&record).map(|s| s.is_running()).unwrap_or(false);
             let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
             let timeout = PollTimeout::try_from(FOLLOW_CHECK).unwrap_or(PollTimeout::MAX);

@@ -7,7 +7,7 @@ pub mod cgroup;
 mod client;
 pub mod config;
 mod containers;
-mod cp;
+pub mod cp;
 mod create;
 mod delete;
 pub mod error;

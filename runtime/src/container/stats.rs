@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cgroup::{Cgroups, ContainerCgroup, MemoryUsage};
 use super::containers::Containers;
@@ -12,7 +12,7 @@ use super::error::ContainerError;
 /// The CPU percentage compares two samples this far apart.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Stats {
     pub id: String,

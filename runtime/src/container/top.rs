@@ -9,7 +9,7 @@ use super::containers::Containers;
 use super::error::ContainerError;
 
 /// A table: `ps -ef`'s titles and one row per process.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Top {
     pub titles: Vec<String>,

@@ -1,9 +1,12 @@
 //! What pull and push report as they go. The library only reports; the CLI
 //! draws per-layer progress bars on a terminal and plain lines elsewhere.
 
+use serde::{Deserialize, Serialize};
+
 use super::digest::Digest;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable, so that the daemon can send them to the CLI as they happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// The reference was resolved to this manifest (or index) digest.
     Resolved { reference: String, digest: Digest },
@@ -11,7 +14,7 @@ pub enum Event {
     Layer { digest: Digest, state: LayerState },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LayerState {
     /// The store already has it (pull) or the registry does (push).
     Exists,

@@ -12,7 +12,7 @@ use super::records::{self, RefKind};
 use super::reference::Reference;
 
 /// One line of what `rmi` did, as Docker prints them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Removed {
     /// A name was removed (its familiar form).
     Untagged(String),

@@ -201,7 +201,8 @@ pub fn run(compose: &ComposeArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let streams = AttachStreams { stdin: interactive, stdout: true, stderr: true };
-    Ok(session(&created.id, streams, tty, !tty))
+    let path = crate::api::containers::attach_path(&created.id, streams.stdin);
+    Ok(session(path, &(), streams, tty, (!tty).then_some(created.id.as_str())))
 }
 
 #[cfg(test)]

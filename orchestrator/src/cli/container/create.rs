@@ -12,11 +12,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_network::{ConnectOptions, ContainerLink, DEFAULT_NETWORK, PortMapping, Protocol, ResolvOptions};
 use berth_runtime::container::{CreateOptions, NetworkMode, RestartPolicy};
-use berth_runtime::image::{Event, Image, ImageStore, LayerState, PullOptions, Reference};
+use berth_runtime::image::{Event, LayerState, Reference};
 use clap::Args;
+use hyper::StatusCode;
 
 use super::{exit_for, print_error};
+use crate::api::client::{Client, ClientError};
 use crate::api::containers::Created;
+use crate::api::images::NameQuery;
+use crate::api::query;
+use crate::cli::image::{RegistryArgs, pull_image};
 use crate::cli::remote::with_client;
 use crate::engine::{NetworkChoice, RunRequest};
 use crate::reconcile::container_spec::NetworkJoin;
@@ -257,8 +262,9 @@ impl CreateArgs {
 }
 
 impl CreateArgs {
-    /// The daemon's create request: the options and the network around them.
-    pub fn request(&self, image: &Image) -> anyhow::Result<RunRequest> {
+    /// The daemon's create request: the options and the network around them;
+    /// `exposed`: the image's exposed ports (`80/tcp`), published by `-P`.
+    pub fn request(&self, exposed: &[String]) -> anyhow::Result<RunRequest> {
         let create = self.options()?;
         let mut names = self.network.iter().map(String::as_str).collect::<Vec<_>>();
         if names.is_empty() {
@@ -300,11 +306,11 @@ impl CreateArgs {
         };
         let mut ports = self.publish.clone();
         if self.publish_all {
-            for exposed in image.config.config().as_ref().and_then(|c| c.exposed_ports().clone()).unwrap_or_default() {
-                let (port, protocol) = exposed.split_once('/').unwrap_or((&exposed, "tcp"));
+            for exposed in exposed {
+                let (port, protocol) = exposed.split_once('/').unwrap_or((exposed, "tcp"));
                 let parsed = port.parse().ok().zip(protocol.parse::<Protocol>().ok());
                 let Some((port, protocol)) = parsed else {
-                    return Err(invalid("--publish-all", &exposed, "the image exposes a port berth cannot read"));
+                    return Err(invalid("--publish-all", exposed, "the image exposes a port berth cannot read"));
                 };
                 ports.push(PortMapping::ephemeral(port, protocol));
             }
@@ -328,34 +334,38 @@ impl CreateArgs {
     }
 }
 
-/// The local image, pulled first if it is missing (as `docker run` does).
-fn image(reference: &str) -> anyhow::Result<Image> {
-    let root = berth_runtime::store::Root::from_env();
-    let store = ImageStore::open(&root).context("cannot open the image store")?;
-    if let Ok(image) = store.resolve(reference) {
-        return Ok(image);
-    }
-    let parsed = Reference::parse(reference)?;
-    eprintln!("Unable to find image '{}' locally", parsed.familiar());
-    let options = PullOptions { platform: None, registry: Default::default() };
-    let progress = |event: Event| {
-        if let Event::Layer { digest, state: LayerState::Complete } = event {
-            eprintln!("{}: Pull complete", &digest.hex()[..12]);
+/// The image's exposed ports (for `-P`), the image pulled first if it is
+/// missing (as `docker run` does), through the daemon.
+async fn exposed_ports(client: &Client, reference: &str) -> anyhow::Result<Vec<String>> {
+    let path = format!("/images/inspect{}", query(&NameQuery { name: reference.to_owned() }));
+    let inspected: serde_json::Value = match client.get(&path).await {
+        Ok(inspected) => inspected,
+        Err(ClientError::Api { status: StatusCode::NOT_FOUND, .. }) => {
+            let parsed = Reference::parse(reference)?;
+            eprintln!("Unable to find image '{}' locally", parsed.familiar());
+            let (digest, _) = pull_image(client, &parsed, None, &RegistryArgs::default(), |event| {
+                if let Event::Layer { digest, state: LayerState::Complete } = event {
+                    eprintln!("{}: Pull complete", &digest.hex()[..12]);
+                }
+            })
+            .await?;
+            eprintln!("Digest: {digest}");
+            eprintln!("Status: Downloaded newer image for {}", parsed.familiar());
+            client.get(&path).await?
         }
+        Err(error) => return Err(error.into()),
     };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    let pulled = runtime.block_on(store.pull(&parsed, &options, &progress))?;
-    eprintln!("Digest: {}", pulled.digest);
-    eprintln!("Status: Downloaded newer image for {}", parsed.familiar());
-    Ok(store.resolve(reference)?)
+    let exposed = inspected["Config"]["ExposedPorts"].as_object();
+    Ok(exposed.map(|ports| ports.keys().cloned().collect()).unwrap_or_default())
 }
 
 /// Creates the container through the daemon; errors are printed, with Docker's exit code.
 pub(super) fn create_container(args: &CreateArgs) -> Result<String, ExitCode> {
     let created = args.options().and_then(|_| {
-        let request = args.request(&image(&args.image)?)?;
-        with_client(|client| async move { Ok(client.post::<_, Created>("/containers", &request).await?) })
+        with_client(|client| async move {
+            let request = args.request(&exposed_ports(&client, &args.image).await?)?;
+            Ok(client.post::<_, Created>("/containers", &request).await?)
+        })
     });
     created.map(|created| created.id).map_err(|error| {
         print_error(&error);

@@ -1,13 +1,16 @@
-//! `exec`: `-i`, `-t`, `-e`, `-w`, `-u`, `-d`.
+//! `exec`: `-i`, `-t`, `-e`, `-w`, `-u`, `-d`. The daemon starts the process;
+//! its stdio, window size and exit code travel on the attach protocol.
 
 use std::io::IsTerminal;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 
-use berth_runtime::container::ExecOptions;
+use berth_runtime::container::{AttachStreams, ExecOptions};
 use clap::Args;
 
-use super::terminal::RawMode;
-use super::{open, print_error};
+use super::run::session;
+use super::{exit_for, print_error};
+use crate::api::containers::exec_path;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -56,19 +59,16 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
         tty: args.tty,
         interactive: args.interactive,
     };
-    let mut command = match open().and_then(|containers| Ok(containers.exec_command(&args.container, &options)?)) {
-        Ok(command) => command,
-        Err(error) => {
-            print_error(&error);
-            return Ok(ExitCode::from(126));
-        }
-    };
     if args.detach {
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        return Ok(ExitCode::SUCCESS);
+        let path = exec_path(&args.container, true);
+        return Ok(match with_client(|client| async move { Ok(client.post::<_, ()>(&path, &options).await?) }) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                print_error(&error);
+                exit_for(&error)
+            }
+        });
     }
-    let raw = if args.tty && args.interactive { RawMode::enter()? } else { None };
-    let status = command.status()?;
-    drop(raw);
-    Ok(ExitCode::from(status.code().unwrap_or(126).clamp(0, 255) as u8))
+    let streams = AttachStreams { stdin: args.interactive, stdout: true, stderr: true };
+    Ok(session(exec_path(&args.container, false), &options, streams, args.tty, None))
 }

@@ -1,16 +1,12 @@
-//! `inspect`: a JSON array, or `-f TEMPLATE` per container; the network
-//! manager adds each container's NetworkSettings.
+//! `inspect`: a JSON array, or `-f TEMPLATE` per container; the daemon adds
+//! each container's NetworkSettings.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use berth_network::NetworkManager;
-use berth_runtime::store::Root;
 use clap::Args;
 
 use super::format::render;
-use super::open;
-use crate::engine::network_settings;
+use crate::cli::remote::get_each;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -22,28 +18,8 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
-    let network = crate::engine::network_config(&Root::from_env())
-        .map_err(anyhow::Error::from)
-        .and_then(|config| NetworkManager::open(config).context("cannot open the network state"))?;
-    let mut documents = Vec::new();
-    let mut failed = false;
-    for reference in &args.containers {
-        match containers.inspect(reference) {
-            Ok(document) => {
-                let attachments = network.attachments(&document.id)?;
-                let ports = network.ports(&document.id)?;
-                let sandbox = (!attachments.is_empty()).then(|| network.netns_path(&document.id));
-                let mut value = serde_json::to_value(document)?;
-                value["NetworkSettings"] = network_settings(&attachments, &ports, sandbox.as_deref());
-                documents.push(value);
-            }
-            Err(error) => {
-                eprintln!("Error: {error}");
-                failed = true;
-            }
-        }
-    }
+    let paths = args.containers.iter().map(|reference| format!("/containers/{reference}/json")).collect();
+    let (documents, failed): (Vec<serde_json::Value>, bool) = get_each(paths, "Error: ")?;
     match &args.format {
         Some(template) => {
             for document in &documents {

@@ -4,17 +4,17 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use berth_runtime::container::AttachStreams;
 use berth_runtime::container::prune::Pruned;
 use berth_runtime::container::signal::parse_signal;
 use berth_runtime::container::times::parse_time;
+use berth_runtime::container::top::Top;
+use berth_runtime::container::{AttachStreams, ExitStatus};
 use clap::Args;
 
 use super::format::{decimal_size, table};
 use super::run::session;
-use super::{each, open};
 use crate::api::client::ClientError;
-use crate::api::containers::{KillRequest, PruneRequest, RemoveRequest, StopRequest};
+use crate::api::containers::{KillRequest, PruneRequest, RemoveRequest, RenameRequest, StopRequest, attach_path};
 use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
@@ -34,9 +34,14 @@ pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
         if args.containers.len() > 1 {
             anyhow::bail!("you cannot start and attach multiple containers at once");
         }
-        let record = open()?.lookup(&args.containers[0])?;
-        let streams = AttachStreams { stdin: args.interactive && record.config.open_stdin, stdout: true, stderr: true };
-        return Ok(session(record.id.as_str(), streams, record.config.tty, !record.config.tty));
+        let reference = &args.containers[0];
+        let found: serde_json::Value =
+            with_client(|client| async move { Ok(client.get(&format!("/containers/{reference}/json")).await?) })?;
+        let id = found["Id"].as_str().unwrap_or(reference);
+        let tty = found["Config"]["Tty"].as_bool().unwrap_or(false);
+        let open_stdin = found["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+        let streams = AttachStreams { stdin: args.interactive && open_stdin, stdout: true, stderr: true };
+        return Ok(session(attach_path(id, streams.stdin), &(), streams, tty, (!tty).then_some(id)));
     }
     // Starting a running container is no error, as in Docker (the daemon answers 409).
     post_each(
@@ -158,9 +163,21 @@ pub struct WaitArgs {
     pub containers: Vec<String>,
 }
 
+/// Prints each container's exit code once it stops; exit 1 if any could not be waited for.
 pub fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
-    Ok(each(&args.containers, |reference| Ok(Some(containers.wait(reference)?.exit_code.to_string()))))
+    with_client(|client| async move {
+        let mut failed = false;
+        for reference in &args.containers {
+            match client.post::<_, ExitStatus>(&format!("/containers/{reference}/wait"), &()).await {
+                Ok(status) => println!("{}", status.exit_code),
+                Err(error) => {
+                    eprintln!("Error response from daemon: {error}");
+                    failed = true;
+                }
+            }
+        }
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    })
 }
 
 #[derive(Debug, Args)]
@@ -170,7 +187,9 @@ pub struct RenameArgs {
 }
 
 pub fn rename(args: RenameArgs) -> anyhow::Result<ExitCode> {
-    open()?.rename(&args.container, &args.new_name)?;
+    let path = format!("/containers/{}/rename", args.container);
+    let request = RenameRequest { name: args.new_name };
+    with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,7 +199,8 @@ pub struct TopArgs {
 }
 
 pub fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
-    let top = open()?.top(&args.container)?;
+    let path = format!("/containers/{}/top", args.container);
+    let top: Top = with_client(|client| async move { Ok(client.get(&path).await?) })?;
     let titles: Vec<&str> = top.titles.iter().map(String::as_str).collect();
     print!("{}", table(&titles, &top.processes));
     Ok(ExitCode::SUCCESS)

@@ -3,12 +3,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use berth_runtime::container::LogOptions;
 use berth_runtime::container::logfile::Stream;
 use berth_runtime::container::times::parse_time;
 use clap::Args;
 
-use super::open;
+use crate::api::containers::{LogMessage, LogsQuery};
+use crate::api::query as query_string;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -38,18 +39,35 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         "all" => None,
         n => Some(n.parse().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}: want a number or \"all\""))?),
     };
-    let options = LogOptions { follow: args.follow, tail, since: time(&args.since)?, until: time(&args.until)? };
+    let query = LogsQuery { follow: args.follow, tail, since: time(&args.since)?, until: time(&args.until)? };
+    let path = format!("/containers/{}/logs{}", args.container, query_string(&query));
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
-    open()?.logs(&args.container, &options, &mut |entry| {
-        let out: &mut dyn Write = match entry.stream {
-            Stream::Stdout => &mut stdout,
-            Stream::Stderr => &mut stderr,
-        };
-        if args.timestamps {
-            write!(out, "{} ", entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))?;
-        }
-        out.write_all(entry.log.as_bytes())?;
-        out.flush()
+    let mut failed = None;
+    let (failure, timestamps) = (&mut failed, args.timestamps);
+    with_client(|client| async move {
+        Ok(client
+            .get_lines(&path, |message: LogMessage| {
+                let entry = match message {
+                    LogMessage::Entry(entry) => entry,
+                    LogMessage::Error(error) => {
+                        *failure = Some(error);
+                        return Ok(());
+                    }
+                };
+                let out: &mut dyn Write = match entry.stream {
+                    Stream::Stdout => &mut stdout,
+                    Stream::Stderr => &mut stderr,
+                };
+                if timestamps {
+                    write!(out, "{} ", entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))?;
+                }
+                out.write_all(entry.log.as_bytes())?;
+                out.flush()
+            })
+            .await?)
     })?;
-    Ok(ExitCode::SUCCESS)
+    match failed {
+        Some(error) => Err(anyhow::anyhow!(error)),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -2,7 +2,7 @@
 //! `stop`, `kill`, `restart`, `rm`, `pause`, `unpause`, `inspect`, `top`,
 //! `wait`, `cp`, `stats`, `rename`, `container ...`), with Docker's flags,
 //! output and exit codes.
-//! Parsing and printing only; the work is in `berth_runtime::container`.
+//! Parsing and printing only; the daemon does the work (in `berth_runtime::container`).
 
 mod copy;
 mod create;
@@ -19,9 +19,7 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use berth_runtime::container::{ContainerError, Containers};
-use berth_runtime::store::Root;
+use berth_runtime::container::ContainerError;
 use clap::{Args, Subcommand};
 
 pub use copy::{CpArgs, cp};
@@ -120,12 +118,6 @@ pub fn container(args: ContainerArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The containers of `BERTH_ROOT`.
-fn open() -> anyhow::Result<Containers> {
-    let root = Root::from_env();
-    Containers::open(&root).with_context(|| format!("cannot open the containers in {}", root.root().display()))
-}
-
 /// Prints an error as `docker run` does (`docker: ...`).
 fn print_error(error: &anyhow::Error) {
     eprintln!("berth: {error:#}");
@@ -137,23 +129,6 @@ fn exit_for(error: &anyhow::Error) -> ExitCode {
         return ExitCode::from(*code);
     }
     ExitCode::from(error.downcast_ref::<ContainerError>().map_or(125, ContainerError::exit_code))
-}
-
-/// Runs `action` on each container, printing what Docker prints: the
-/// reference on success, the error otherwise; exit 1 if any failed.
-fn each(references: &[String], mut action: impl FnMut(&str) -> anyhow::Result<Option<String>>) -> ExitCode {
-    let mut failed = false;
-    for reference in references {
-        match action(reference) {
-            Ok(Some(line)) => println!("{line}"),
-            Ok(None) => {}
-            Err(error) => {
-                eprintln!("Error response from daemon: {error:#}");
-                failed = true;
-            }
-        }
-    }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! `ps`: Docker's columns, `-a`, `-q`, `--filter`, `--format json|table|TEMPLATE`, `--no-trunc`.
 
-use std::process::ExitCode;
-
 use std::collections::BTreeMap;
-
-use berth_network::PublishedPort;
+use std::process::ExitCode;
 
 use berth_runtime::container::list::{Filter, Summary};
 use berth_runtime::container::times::human_duration;
@@ -12,8 +9,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::format::{render, table};
-use super::open;
 use super::port::column;
+use crate::api::containers::{ContainerRow, ListQuery};
+use crate::api::query;
 use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
@@ -75,23 +73,20 @@ fn fields(summary: &Summary, ports: &str, no_trunc: bool) -> serde_json::Value {
 
 pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     let all = args.all || args.last.is_some() || args.latest;
-    let mut summaries = open()?.list(all, &args.filter)?;
+    let path = format!("/containers{}", query(&ListQuery::new(all, &args.filter)));
+    let mut rows: Vec<ContainerRow> = with_client(|client| async move { Ok(client.get(&path).await?) })?;
     if let Some(last) = args.last.or(args.latest.then_some(1)) {
-        summaries.truncate(last);
+        rows.truncate(last);
     }
+    // What each publishes now (the daemon's network state: running containers only).
+    let ports: BTreeMap<String, String> = rows.iter().map(|row| (row.summary.id.clone(), column(&row.ports))).collect();
+    let summaries: Vec<Summary> = rows.into_iter().map(|row| row.summary).collect();
     if args.quiet {
         for summary in &summaries {
             println!("{}", if args.no_trunc { &summary.id[..] } else { &summary.id[..12] });
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // The network state is the daemon's: it says what is published (running containers only).
-    let ports: BTreeMap<String, Vec<PublishedPort>> = if summaries.iter().any(|s| s.state == "running") {
-        with_client(|client| async move { Ok(client.get("/containers/ports").await?) })?
-    } else {
-        BTreeMap::new()
-    };
-    let ports: BTreeMap<&str, String> = ports.iter().map(|(id, published)| (id.as_str(), column(published))).collect();
     let row_fields =
         |summary: &Summary| fields(summary, ports.get(summary.id.as_str()).map_or("", String::as_str), args.no_trunc);
     match args.format.as_deref() {

@@ -51,19 +51,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let streams = AttachStreams { stdin: args.create.interactive, stdout: true, stderr: true };
-    Ok(session(&id, streams, args.create.tty, args.sig_proxy && !args.create.tty))
+    let proxy = (args.sig_proxy && !args.create.tty).then_some(id.as_str());
+    Ok(session(attach_path(&id, streams.stdin), &(), streams, args.create.tty, proxy))
 }
 
-/// Starts the container attached (through the daemon, which relays its
-/// monitor's stream) and relays until it exits; the exit code is the container's.
-pub(crate) fn session(id: &str, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode {
+/// Upgrades a POST of `body` to `path` (an attached start, an exec) and relays
+/// between this terminal and the daemon, which relays the container's side,
+/// until the process exits; its exit code is ours. Signals go on to the
+/// container `proxy` names (`--sig-proxy`).
+pub(crate) fn session<B: serde::Serialize>(
+    path: String,
+    body: &B,
+    streams: AttachStreams,
+    tty: bool,
+    proxy: Option<&str>,
+) -> ExitCode {
     let raw = if tty && streams.stdin { RawMode::enter() } else { Ok(None) };
-    let signals = Signals::block(proxy);
-    let path = attach_path(id, streams.stdin);
-    let started = with_client(|client| async move { Ok(client.attach(&path).await?) });
+    let signals = Signals::block(proxy.is_some());
+    let started = with_client(|client| async move { Ok(client.attach(&path, body).await?) });
     let result = match (started, raw, signals) {
         (Ok((socket, pending)), Ok(raw), Ok(signals)) => {
-            relay(id, AttachStream::relayed(socket, pending), streams, tty, signals, raw)
+            relay(proxy, AttachStream::relayed(socket, pending), streams, tty, signals, raw)
         }
         (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => Err(error),
     };
@@ -82,7 +90,7 @@ pub(crate) fn session(id: &str, streams: AttachStreams, tty: bool, proxy: bool) 
 }
 
 fn relay(
-    id: &str,
+    proxy: Option<&str>,
     mut attach: AttachStream,
     streams: AttachStreams,
     tty: bool,
@@ -98,7 +106,7 @@ fn relay(
         for signal in signals.pending() {
             if signal == Signal::SIGWINCH {
                 size = if tty { window_size() } else { None };
-            } else {
+            } else if let Some(id) = proxy {
                 let path = format!("/containers/{id}/kill");
                 let request = KillRequest { signal: signal.as_str().to_owned() };
                 let sent = with_client(|client| async move { Ok(client.post::<_, ()>(&path, &request).await?) });

@@ -8,7 +8,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::format::{binary_size, decimal_size, render, table};
-use super::open;
+use crate::api::client::Client;
+use crate::api::containers::StatsRequest;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -42,14 +44,14 @@ fn fields(stats: &Stats, no_trunc: bool) -> serde_json::Value {
 }
 
 pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let containers = open()?;
-    let references: Vec<String> = if args.containers.is_empty() {
-        containers.list(args.all, &[])?.into_iter().map(|summary| summary.id).collect()
-    } else {
-        args.containers.clone()
-    };
+    let request = StatsRequest { containers: args.containers.clone(), all: args.all };
+    with_client(|client| async move { show(&client, &args, &request).await })
+}
+
+/// One table, or (without `--no-stream`) one after the other, a reading each.
+async fn show(client: &Client, args: &StatsArgs, request: &StatsRequest) -> anyhow::Result<ExitCode> {
     loop {
-        let readings = containers.stats(&references)?;
+        let readings: Vec<Stats> = client.post("/containers/stats", request).await?;
         let rows: Vec<serde_json::Value> = readings.iter().map(|s| fields(s, args.no_trunc)).collect();
         let mut out = String::new();
         match args.format.as_deref() {
@@ -78,6 +80,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
         }
         // Clear the screen and draw again, as Docker does on a terminal.
         print!("\x1b[2J\x1b[H{out}");
-        std::thread::sleep(Duration::from_millis(500));
+        std::io::Write::flush(&mut std::io::stdout())?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

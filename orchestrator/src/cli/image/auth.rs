@@ -8,6 +8,7 @@ use berth_runtime::image::registry::{Credentials, DockerConfig, Registry};
 use clap::Args;
 
 use super::{RegistryArgs, block_on};
+use crate::api::images::{AUTH_HEADER, encode_auth};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -79,6 +80,17 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
         println!("Not logged in to {registry}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The credentials this user has for `registry` (from ~/.docker/config.json
+/// or its helper), as the header the daemon takes them in: they go with each
+/// pull or push, and the daemon keeps none.
+pub fn auth_headers(registry: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let config = DockerConfig::load(&DockerConfig::default_path())?;
+    Ok(match config.credentials(registry)? {
+        Some(credentials) => vec![(AUTH_HEADER, encode_auth(registry, &credentials))],
+        None => Vec::new(),
+    })
 }
 
 fn require_terminal() -> anyhow::Result<()> {

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::open_store;
+use crate::api::images::NameQuery;
+use crate::api::query;
+use crate::cli::remote::get_each;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -15,18 +17,8 @@ pub struct InspectArgs {
 
 /// Prints a JSON array of what was found; names not found are reported and make the exit status 1.
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store()?;
-    let mut found = Vec::new();
-    let mut failed = false;
-    for image in &args.images {
-        match store.inspect(image) {
-            Ok(value) => found.push(value),
-            Err(error) => {
-                eprintln!("error: {error}");
-                failed = true;
-            }
-        }
-    }
+    let paths = args.images.iter().map(|name| format!("/images/inspect{}", query(&NameQuery { name: name.clone() })));
+    let (found, failed): (Vec<serde_json::Value>, bool) = get_each(paths.collect(), "error: ")?;
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -3,12 +3,13 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use berth_runtime::image::{ImageSummary, short};
+use berth_runtime::image::{Reference, short};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::format::{ago, size};
-use super::open_store;
+use crate::api::images::ImageRow;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -34,17 +35,26 @@ pub enum Format {
     Json,
 }
 
+/// An image, its names parsed.
+struct Image {
+    row: ImageRow,
+    tags: Vec<Reference>,
+    digests: Vec<Reference>,
+}
+
 /// One row: an image under one of its names.
 struct Row<'a> {
-    image: &'a ImageSummary,
+    image: &'a Image,
     repository: String,
     tag: String,
     digest: String,
 }
 
 pub fn run(args: ImagesArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store()?;
-    let images = store.list()?;
+    let listed: Vec<ImageRow> = with_client(|client| async move { Ok(client.get("/images").await?) })?;
+    let parse = |names: &[String]| names.iter().filter_map(|name| Reference::parse(name).ok()).collect();
+    let images: Vec<Image> =
+        listed.into_iter().map(|row| Image { tags: parse(&row.tags), digests: parse(&row.digests), row }).collect();
     let now = chrono::Utc::now();
     let mut rows: Vec<Row<'_>> = Vec::new();
     for image in &images {
@@ -82,14 +92,15 @@ pub fn run(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     if args.quiet {
         let mut seen = BTreeSet::new();
         for row in &rows {
-            if seen.insert(&row.image.id) {
-                println!("{}", short(&row.image.id));
+            if seen.insert(&row.image.row.id) {
+                println!("{}", short(&row.image.row.id));
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let created = |image: &ImageSummary| {
+    let created = |image: &Image| {
         image
+            .row
             .created
             .as_deref()
             .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
@@ -106,13 +117,13 @@ pub fn run(args: ImagesArgs) -> anyhow::Result<ExitCode> {
                         "CreatedAt": when.map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
                         "CreatedSince": when.map(|t| ago((now - t).num_seconds())).unwrap_or_else(|| "N/A".into()),
                         "Digest": row.digest,
-                        "ID": short(&row.image.id),
+                        "ID": short(&row.image.row.id),
                         "Repository": row.repository,
                         "SharedSize": "N/A",
-                        "Size": size(row.image.size),
+                        "Size": size(row.image.row.size),
                         "Tag": row.tag,
                         "UniqueSize": "N/A",
-                        "VirtualSize": size(row.image.size),
+                        "VirtualSize": size(row.image.row.size),
                     })
                 );
             }
@@ -131,7 +142,7 @@ pub fn run(args: ImagesArgs) -> anyhow::Result<ExitCode> {
                     cells.push(row.digest.clone());
                 }
                 let since = created(row.image).map_or_else(|| "N/A".to_owned(), |t| ago((now - t).num_seconds()));
-                cells.extend([short(&row.image.id), since, size(row.image.size)]);
+                cells.extend([short(&row.image.row.id), since, size(row.image.row.size)]);
                 table.push(cells);
             }
             print_table(&table);

@@ -1,6 +1,7 @@
 //! The image commands: pull, push, images, tag, rmi, image (inspect, prune,
 //! ls, pull, push, rm, tag, save, load, import), save, load, import, login, logout. Parsing
-//! and printing only; the work is in `berth_runtime::image`.
+//! and printing only; the daemon does the work (in `berth_runtime::image`). Credentials
+//! and the files named on the command line stay with the user.
 
 mod auth;
 mod format;
@@ -13,22 +14,23 @@ mod push;
 mod remove;
 mod transfer;
 
-use std::collections::HashSet;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use berth_runtime::container::records as containers;
-use berth_runtime::image::{ImageStore, RegistryOptions};
-use berth_runtime::store::{Db, Root};
+use berth_runtime::image::RegistryOptions;
 use clap::{Args, Subcommand};
 
 pub use auth::{LoginArgs, LogoutArgs, login, logout};
 pub use import::{ImportArgs, run as import};
 pub use list::{ImagesArgs, run as images};
+pub(crate) use pull::pull_image;
 pub use pull::{PullArgs, run as pull};
 pub use push::{PushArgs, run as push};
 pub use remove::{PruneArgs, RmiArgs, run as rmi};
 pub use transfer::{LoadArgs, SaveArgs, load, save};
+
+use crate::api::images::TagRequest;
+use crate::cli::remote::with_client;
 
 /// `berth image ...`
 #[derive(Debug, Args)]
@@ -88,8 +90,8 @@ pub struct TagArgs {
 }
 
 pub fn tag(args: TagArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store()?;
-    store.tag(&args.source, &args.target)?;
+    let request = TagRequest { source: args.source, target: args.target };
+    with_client(|client| async move { Ok(client.post::<_, ()>("/images/tag", &request).await?) })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -112,19 +114,7 @@ impl RegistryArgs {
     }
 }
 
-pub fn open_store() -> anyhow::Result<ImageStore> {
-    let root = Root::from_env();
-    ImageStore::open(&root).with_context(|| format!("cannot open the image store in {}", root.root().display()))
-}
-
-/// IDs of the images containers were created from: rmi and prune keep those.
-fn images_in_use(store: &ImageStore) -> anyhow::Result<HashSet<String>> {
-    let db = Db::open(&store.root().db(), &[containers::MIGRATION]).context("cannot open the container records")?;
-    let records = containers::list(&db).context("cannot list containers")?;
-    Ok(records.into_iter().map(|record| record.config.image_id).collect())
-}
-
-/// Async library calls (pull, push) run on a runtime of their own; the rest of the CLI is synchronous.
+/// Async library calls (login's check of the registry) run on a runtime of their own.
 fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use berth_runtime::image::{Digest, Event, LayerState, Progress};
+use berth_runtime::image::{Digest, Event, LayerState};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,9 @@ impl Display {
     }
 }
 
-impl Progress for Display {
-    fn report(&self, event: Event) {
+impl Display {
+    /// Shows one progress event of the daemon's.
+    pub fn event(&self, event: Event) {
         let Event::Layer { digest, state } = event else { return };
         if self.quiet {
             return;

@@ -2,11 +2,16 @@
 
 use std::process::ExitCode;
 
-use berth_runtime::image::{Platform, PullOptions, Reference};
+use berth_runtime::image::{Digest, Event, Platform, Reference};
 use clap::Args;
+use hyper::Method;
 
+use super::RegistryArgs;
+use super::auth::auth_headers;
 use super::progress::{Display, Verb};
-use super::{RegistryArgs, block_on, open_store};
+use crate::api::client::{Client, json_body, read_lines};
+use crate::api::images::{PullRequest, PushRequest, Transfer};
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -22,19 +27,83 @@ pub struct PullArgs {
     pub registry: RegistryArgs,
 }
 
+/// How a pull or push through the daemon ended.
+pub(crate) enum Done {
+    Pulled { digest: Digest, changed: bool },
+    Pushed { digest: Digest, size: usize },
+}
+
+/// Sends a pull or push to the daemon with this user's credentials for the
+/// registry, handing its progress to `on_event` as it comes.
+pub(crate) async fn transfer(
+    client: &Client,
+    path: &str,
+    registry: &str,
+    body: &impl serde::Serialize,
+    mut on_event: impl FnMut(Event),
+) -> anyhow::Result<Done> {
+    let response = client.request(Method::POST, path, &auth_headers(registry)?, json_body(body)?).await?;
+    let mut last = None;
+    read_lines(response, |line: Transfer| match line {
+        Transfer::Progress(event) => on_event(event),
+        other => last = Some(other),
+    })
+    .await?;
+    match last {
+        Some(Transfer::Pulled { digest, changed }) => Ok(Done::Pulled { digest, changed }),
+        Some(Transfer::Pushed { digest, size }) => Ok(Done::Pushed { digest, size }),
+        Some(Transfer::Failed(message)) => Err(anyhow::anyhow!(message)),
+        Some(Transfer::Progress(_)) | None => anyhow::bail!("the berth daemon stopped before the transfer ended"),
+    }
+}
+
+/// Pulls `reference` through the daemon; the digest it resolved to, and whether anything changed.
+pub(crate) async fn pull_image(
+    client: &Client,
+    reference: &Reference,
+    platform: Option<&Platform>,
+    registry: &RegistryArgs,
+    on_event: impl FnMut(Event),
+) -> anyhow::Result<(Digest, bool)> {
+    let request = PullRequest {
+        reference: reference.to_string(),
+        platform: platform.map(ToString::to_string),
+        insecure: registry.insecure.clone(),
+    };
+    match transfer(client, "/images/pull", reference.registry(), &request, on_event).await? {
+        Done::Pulled { digest, changed } => Ok((digest, changed)),
+        Done::Pushed { .. } => anyhow::bail!("the berth daemon answered a pull with a push"),
+    }
+}
+
+/// Pushes `reference` through the daemon; the manifest's digest and size.
+pub(crate) async fn push_image(
+    client: &Client,
+    reference: &Reference,
+    registry: &RegistryArgs,
+    on_event: impl FnMut(Event),
+) -> anyhow::Result<(Digest, usize)> {
+    let request = PushRequest { reference: reference.to_string(), insecure: registry.insecure.clone() };
+    match transfer(client, "/images/push", reference.registry(), &request, on_event).await? {
+        Done::Pushed { digest, size } => Ok((digest, size)),
+        Done::Pulled { .. } => anyhow::bail!("the berth daemon answered a push with a pull"),
+    }
+}
+
 pub fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.reference)?;
-    let store = open_store()?;
     let display = Display::new(Verb::Pull, args.quiet);
     display.line(&format!(
         "{}: Pulling from {}",
         reference.tag().map_or_else(|| reference.manifest_selector(), str::to_owned),
         reference.repository()
     ));
-    let options = PullOptions { platform: args.platform, registry: args.registry.options() };
-    let pulled = block_on(store.pull(&reference, &options, &display))??;
-    display.line(&format!("Digest: {}", pulled.digest));
-    display.line(&if pulled.changed {
+    let (target, shown) = (&reference, &display);
+    let (digest, changed) = with_client(|client| async move {
+        pull_image(&client, target, args.platform.as_ref(), &args.registry, |event| shown.event(event)).await
+    })?;
+    display.line(&format!("Digest: {digest}"));
+    display.line(&if changed {
         format!("Status: Downloaded newer image for {}", reference.familiar())
     } else {
         format!("Status: Image is up to date for {}", reference.familiar())

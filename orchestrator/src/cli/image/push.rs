@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use berth_runtime::image::Reference;
 use clap::Args;
 
+use super::RegistryArgs;
 use super::progress::{Display, Verb};
-use super::{RegistryArgs, block_on, open_store};
+use super::pull::push_image;
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -21,15 +23,16 @@ pub struct PushArgs {
 
 pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.reference)?;
-    let store = open_store()?;
     let display = Display::new(Verb::Push, args.quiet);
     display.line(&format!("The push refers to repository [{}]", reference.name()));
-    let pushed = block_on(store.push(&reference, &args.registry.options(), &display))??;
+    let (target, shown, registry) = (&reference, &display, &args.registry);
+    let (digest, size) =
+        with_client(|client| async move { push_image(&client, target, registry, |event| shown.event(event)).await })?;
     if args.quiet {
-        println!("{}", pushed.digest);
+        println!("{digest}");
     } else {
         let label = reference.tag().map_or_else(|| reference.manifest_selector(), str::to_owned);
-        display.line(&format!("{label}: digest: {} size: {}", pushed.digest, pushed.size));
+        display.line(&format!("{label}: digest: {digest} size: {size}"));
     }
     Ok(ExitCode::SUCCESS)
 }

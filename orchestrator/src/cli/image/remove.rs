@@ -7,7 +7,8 @@ use berth_runtime::image::Removed;
 use clap::Args;
 
 use super::format::size;
-use super::{images_in_use, open_store};
+use crate::api::images::{PruneRequest, Pruned, RemoveRequest};
+use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
 pub struct RmiArgs {
@@ -21,19 +22,21 @@ pub struct RmiArgs {
 }
 
 pub fn run(args: RmiArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store()?;
-    let in_use = images_in_use(&store)?;
-    let mut failed = false;
-    for image in &args.images {
-        match store.remove(image, args.force, &in_use) {
-            Ok(done) => done.iter().for_each(|line| println!("{line}")),
-            Err(error) => {
-                eprintln!("error: {error}");
-                failed = true;
+    let (images, force) = (&args.images, args.force);
+    with_client(|client| async move {
+        let mut failed = false;
+        for image in images {
+            let request = RemoveRequest { name: image.clone(), force };
+            match client.post::<_, Vec<Removed>>("/images/remove", &request).await {
+                Ok(done) => done.iter().for_each(|line| println!("{line}")),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    failed = true;
+                }
             }
         }
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    })
 }
 
 #[derive(Debug, Args)]
@@ -61,9 +64,8 @@ pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let store = open_store()?;
-    let in_use = images_in_use(&store)?;
-    let report = store.prune(args.all, &in_use)?;
+    let request = PruneRequest { all: args.all };
+    let report: Pruned = with_client(|client| async move { Ok(client.post("/images/prune", &request).await?) })?;
     if !report.removed.is_empty() {
         println!("Deleted Images:");
         for line in &report.removed {
