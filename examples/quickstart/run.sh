@@ -1,7 +1,7 @@
 #!/bin/sh
 # Sets up a fresh Debian machine (as root) and runs the quickstart stack:
 # installs the packages berth and the example images need, builds berth,
-# installs it as /usr/local/bin/berth, builds the two images from Debian
+# installs it (berth and berth-monitor) into /usr/local/bin, builds the two images from Debian
 # packages (build-images.sh), brings the stack up and asks it for a page twice.
 #
 # Needs a Rust toolchain (rustup's; Debian's own cargo is too old).
@@ -34,7 +34,9 @@ apt-get install -y -qq --no-install-recommends \
 
 echo "== berth"
 (cd "$repo" && cargo build --release --locked -p berth)
+# berth-monitor (the containers' monitors) goes next to berth, where the daemon looks for it.
 install -m 0755 "${CARGO_TARGET_DIR:-$repo/target}/release/berth" /usr/local/bin/berth
+install -m 0755 "${CARGO_TARGET_DIR:-$repo/target}/release/berth-monitor" /usr/local/bin/berth-monitor
 berth --version
 
 echo "== images"

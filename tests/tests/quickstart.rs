@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_tests::berth::{berth_bin, succeeded};
 use berth_tests::registry::free_port;
@@ -70,8 +70,20 @@ fn ps(stack: &Stack, port: u16) -> Vec<Value> {
 }
 
 /// An HTTP GET on 127.0.0.1:`port`, as curl does it: the status line and the body.
+/// `up --wait` returns once the web container runs (it has no healthcheck),
+/// which can be a moment before its httpd listens: refused connections are
+/// tried again for a while.
 fn get(port: u16, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stream = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("GET {path} on port {port}: {e}"),
+        }
+    };
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
     let mut response = String::new();
