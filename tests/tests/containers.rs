@@ -139,7 +139,7 @@ fn isolation_is_real() {
     let secret = world.root.scratch().join("host-only-file");
     std::fs::write(&secret, "host").unwrap();
     let script = format!(
-        "echo pid1=$(cat /proc/1/comm); sleep 30 & ps -o comm= > /tmp/procs; kill $!; sort /tmp/procs | tr '\\n' ' '; echo; hostname; \
+        "echo pid1=$(cat /proc/1/comm); ps -o pid= | sort -n | tail -1; hostname; \
          test -e {} && echo sees-host || echo no-host-file; \
          grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
          echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo wrote-proc-sys || echo proc-sys-read-only; \
@@ -149,7 +149,9 @@ fn isolation_is_real() {
     let out = world.ok(&["run", "--rm", "--hostname", "boxed", "busybox", "sh", "-c", &script]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "pid1=sh", "PID 1 is the container's command:\n{out}");
-    assert_eq!(lines[1].trim(), "ps sh sleep", "only its own processes:\n{out}");
+    // PIDs of its own namespace: the shell is 1 and a handful of its children follow (a host process would show its host PID).
+    let highest: u32 = lines[1].trim().parse().unwrap();
+    assert!(highest < 10, "only its own processes:\n{out}");
     assert_eq!(lines[2], "boxed");
     assert_eq!(lines[3], "no-host-file");
     // Docker's default capability set; no_new_privs; a seccomp filter.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::containers::ATTACH_PROTOCOL;
+use super::containers::{ATTACH_PROTOCOL, CONTAINER_HEADER};
 use super::{ApiError, PREFIX, Version, body};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,16 @@ pub enum ClientError {
     /// This side failed with what the daemon sent (writing it out, say).
     #[error(transparent)]
     Local(std::io::Error),
+}
+
+/// An upgraded connection, handed back for the blocking attach pump.
+#[derive(Debug)]
+pub struct Attached {
+    pub socket: std::os::unix::net::UnixStream,
+    /// What was already read of it.
+    pub pending: Vec<u8>,
+    /// The container the answer named (an attached start or run).
+    pub container: Option<String>,
 }
 
 /// How long `connect_or_start` waits for a daemon it started.
@@ -95,7 +105,8 @@ impl Client {
     /// Only root starts one: anyone else gets told that none runs.
     pub async fn connect_or_start() -> Result<Client, ClientError> {
         let client = Client::new(super::socket_from_env());
-        match client.version().await {
+        // A daemon that accepts the connection answers: no request needed to know.
+        match client.connect().await {
             Ok(_) => return Ok(client),
             Err(ClientError::Connect { source, .. }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Err(ClientError::PermissionDenied { socket: client.socket });
@@ -183,11 +194,7 @@ impl Client {
 
     /// Upgrades a POST of `body` to `path` to [`ATTACH_PROTOCOL`] and hands
     /// back the socket (blocking, for the attach pump) and what was already read of it.
-    pub async fn attach<B: Serialize>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<(std::os::unix::net::UnixStream, Vec<u8>), ClientError> {
+    pub async fn attach<B: Serialize>(&self, path: &str, body: &B) -> Result<Attached, ClientError> {
         let stream = self.connect().await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let connection = tokio::spawn(connection.with_upgrades());
@@ -199,6 +206,7 @@ impl Client {
             decode::<serde_json::Value>(response).await?;
             return Err(ClientError::NoUpgrade(status));
         }
+        let container = response.headers().get(CONTAINER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let upgraded = hyper::upgrade::on(response).await?;
         drop(connection);
         let parts = upgraded
@@ -206,7 +214,7 @@ impl Client {
             .map_err(|_| ClientError::Attach(std::io::Error::other("the upgraded connection is not the socket")))?;
         let socket = parts.io.into_inner().into_std().map_err(ClientError::Attach)?;
         socket.set_nonblocking(false).map_err(ClientError::Attach)?;
-        Ok((socket, parts.read_buf.to_vec()))
+        Ok(Attached { socket, pending: parts.read_buf.to_vec(), container })
     }
 
     async fn connect(&self) -> Result<UnixStream, ClientError> {

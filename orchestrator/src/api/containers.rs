@@ -53,6 +53,17 @@ pub fn attach_path(id: &str, stdin: bool) -> String {
     format!("/containers/{id}/attach?stdin={stdin}")
 }
 
+/// `POST /v1/containers/run?stdin=BOOL` with a `RunRequest`: `run` in one
+/// request (create, then start attached as [`attach_path`] does; the 101
+/// names the container in [`CONTAINER_HEADER`]). With `detach=true` instead,
+/// the answer is the [`Created`] container, started.
+pub fn run_path(stdin: bool, detach: bool) -> String {
+    format!("/containers/run?stdin={stdin}&detach={detach}")
+}
+
+/// The header of an upgraded answer that names the container attached to.
+pub const CONTAINER_HEADER: &str = "x-berth-container";
+
 /// `GET /v1/containers` + [`query`](super::query) of this: `ps`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQuery {

@@ -19,13 +19,15 @@ use berth_runtime::container::{AttachStreams, ContainerError, RemoveOptions, Sta
 
 use super::Daemon;
 use super::reply::{answer as blocking, failure};
+use super::routes::Failure;
 use crate::api::ApiError;
-use crate::api::containers::{Created, KillRequest, PruneRequest, RemoveRequest, StopRequest};
+use crate::api::containers::{CONTAINER_HEADER, Created, KillRequest, PruneRequest, RemoveRequest, StopRequest};
 use crate::engine::{EngineError, RunRequest};
 
 pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
     router
         .route("/containers", post(create))
+        .route("/containers/run", post(run))
         .route("/containers/{id}/start", post(start))
         .route("/containers/{id}/attach", post(attach))
         .route("/containers/{id}/stop", post(stop))
@@ -34,6 +36,52 @@ pub fn routes(router: Router<Arc<Daemon>>) -> Router<Arc<Daemon>> {
         .route("/containers/{id}/remove", post(remove))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}/ports", get(ports))
+}
+
+/// The largest `run` request body.
+const RUN_REQUEST_LIMIT: usize = 8 << 20;
+
+/// `run` in one request: create, then start (attached through the upgraded
+/// connection, or detached), so the CLI waits for one round trip, not three.
+async fn run(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<HashMap<String, String>>,
+    mut request: Request,
+) -> Response {
+    let detach = query.get("detach").is_some_and(|v| v == "true");
+    let upgrade = (!detach).then(|| hyper::upgrade::on(&mut request));
+    let run: RunRequest = match axum::body::to_bytes(request.into_body(), RUN_REQUEST_LIMIT).await {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(run) => run,
+            Err(error) => return Failure(StatusCode::BAD_REQUEST, format!("run request: {error}")).into_response(),
+        },
+        Err(error) => return Failure(StatusCode::BAD_REQUEST, format!("run request: {error}")).into_response(),
+    };
+    let engine = daemon.engine.clone();
+    let created = match blocking(move || engine.create(run)).await {
+        Ok(record) => Created { id: record.id.to_string(), name: record.name },
+        Err(response) => return response,
+    };
+    let Some(upgrade) = upgrade else {
+        return match start_watched(&daemon, created.id.clone(), None).await {
+            Ok(_) => (StatusCode::CREATED, Json(created)).into_response(),
+            Err(response) => response,
+        };
+    };
+    let stdin = query.get("stdin").is_some_and(|v| v == "true");
+    let streams = AttachStreams { stdin, stdout: true, stderr: true };
+    let (_, started) = match start_watched(&daemon, created.id.clone(), Some(streams)).await {
+        Ok(started) => started,
+        Err(response) => return response,
+    };
+    let Some(stream) = started.attach.map(|a| a.into_stream()) else {
+        return failure(&ContainerError::Internal("the monitor gave no attach stream".into()));
+    };
+    let mut response = super::upgrade::relay(upgrade, stream, format!("container {}", created.id), async {});
+    if let Ok(value) = created.id.parse() {
+        response.headers_mut().insert(CONTAINER_HEADER, value);
+    }
+    response
 }
 
 async fn create(State(daemon): State<Arc<Daemon>>, Json(request): Json<RunRequest>) -> Response {
@@ -46,12 +94,12 @@ async fn create(State(daemon): State<Arc<Daemon>>, Json(request): Json<RunReques
     }
 }
 
-/// Starts `reference` (attached or not) and has the daemon watch it.
+/// Starts `reference` (attached or not) and has the daemon watch it; its full ID too.
 async fn start_watched(
     daemon: &Arc<Daemon>,
     reference: String,
     attach: Option<AttachStreams>,
-) -> Result<Started, Response> {
+) -> Result<(String, Started), Response> {
     let engine = daemon.engine.clone();
     let (id, started) = blocking(move || {
         let id = engine.containers().lookup(&reference)?.id.to_string();
@@ -60,7 +108,7 @@ async fn start_watched(
     })
     .await?;
     daemon.started(&id, started.pid).await;
-    Ok(started)
+    Ok((id, started))
 }
 
 async fn start(State(daemon): State<Arc<Daemon>>, Path(reference): Path<String>) -> Response {
@@ -81,14 +129,18 @@ async fn attach(
     let upgrade = hyper::upgrade::on(&mut request);
     let stdin = query.get("stdin").is_some_and(|v| v == "true");
     let streams = AttachStreams { stdin, stdout: true, stderr: true };
-    let started = match start_watched(&daemon, reference.clone(), Some(streams)).await {
+    let (id, started) = match start_watched(&daemon, reference.clone(), Some(streams)).await {
         Ok(started) => started,
         Err(response) => return response,
     };
     let Some(stream) = started.attach.map(|a| a.into_stream()) else {
         return failure(&ContainerError::Internal("the monitor gave no attach stream".into()));
     };
-    super::upgrade::relay(upgrade, stream, format!("container {reference}"), async {})
+    let mut response = super::upgrade::relay(upgrade, stream, format!("container {reference}"), async {});
+    if let Ok(value) = id.parse() {
+        response.headers_mut().insert(CONTAINER_HEADER, value);
+    }
+    response
 }
 
 async fn stop(

@@ -114,7 +114,8 @@ fn removed_by_its_monitor(containers: &Containers, reference: &str) -> bool {
         match containers.lookup(reference) {
             Err(ContainerError::NotFound(_)) => return true,
             Ok(record) if record.config.auto_remove && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
+                // It usually takes the monitor a millisecond or two.
+                std::thread::sleep(Duration::from_millis(1));
             }
             _ => return false,
         }

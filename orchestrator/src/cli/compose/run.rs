@@ -202,7 +202,7 @@ pub fn run(compose: &ComposeArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let streams = AttachStreams { stdin: interactive, stdout: true, stderr: true };
     let path = crate::api::containers::attach_path(&created.id, streams.stdin);
-    Ok(session(path, &(), streams, tty, (!tty).then_some(created.id.as_str())))
+    Ok(session(move |client| async move { Ok(client.attach(&path, &()).await?) }, streams, tty, !tty))
 }
 
 #[cfg(test)]

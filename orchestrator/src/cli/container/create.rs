@@ -334,37 +334,76 @@ impl CreateArgs {
     }
 }
 
-/// The image's exposed ports (for `-P`), the image pulled first if it is
-/// missing (as `docker run` does), through the daemon.
-async fn exposed_ports(client: &Client, reference: &str) -> anyhow::Result<Vec<String>> {
+/// The image as the daemon inspects it; `None` if it has no such image.
+async fn inspect_image(client: &Client, reference: &str) -> anyhow::Result<Option<serde_json::Value>> {
     let path = format!("/images/inspect{}", query(&NameQuery { name: reference.to_owned() }));
-    let inspected: serde_json::Value = match client.get(&path).await {
-        Ok(inspected) => inspected,
-        Err(ClientError::Api { status: StatusCode::NOT_FOUND, .. }) => {
-            let parsed = Reference::parse(reference)?;
-            eprintln!("Unable to find image '{}' locally", parsed.familiar());
-            let (digest, _) = pull_image(client, &parsed, None, &RegistryArgs::default(), |event| {
-                if let Event::Layer { digest, state: LayerState::Complete } = event {
-                    eprintln!("{}: Pull complete", &digest.hex()[..12]);
-                }
-            })
-            .await?;
-            eprintln!("Digest: {digest}");
-            eprintln!("Status: Downloaded newer image for {}", parsed.familiar());
-            client.get(&path).await?
+    match client.get(&path).await {
+        Ok(inspected) => Ok(Some(inspected)),
+        Err(ClientError::Api { status: StatusCode::NOT_FOUND, .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Pulls a missing image through the daemon, saying so as `docker run` does.
+async fn pull_missing(client: &Client, reference: &str) -> anyhow::Result<()> {
+    let parsed = Reference::parse(reference)?;
+    eprintln!("Unable to find image '{}' locally", parsed.familiar());
+    let (digest, _) = pull_image(client, &parsed, None, &RegistryArgs::default(), |event| {
+        if let Event::Layer { digest, state: LayerState::Complete } = event {
+            eprintln!("{}: Pull complete", &digest.hex()[..12]);
         }
-        Err(error) => return Err(error.into()),
+    })
+    .await?;
+    eprintln!("Digest: {digest}");
+    eprintln!("Status: Downloaded newer image for {}", parsed.familiar());
+    Ok(())
+}
+
+/// The image's exposed ports (for `-P`), the image pulled first if it is missing.
+async fn exposed_ports(client: &Client, reference: &str) -> anyhow::Result<Vec<String>> {
+    let inspected = match inspect_image(client, reference).await? {
+        Some(inspected) => inspected,
+        None => {
+            pull_missing(client, reference).await?;
+            inspect_image(client, reference).await?.ok_or_else(|| anyhow::anyhow!("No such image: {reference}"))?
+        }
     };
     let exposed = inspected["Config"]["ExposedPorts"].as_object();
     Ok(exposed.map(|ports| ports.keys().cloned().collect()).unwrap_or_default())
+}
+
+/// The request that creates the container `args` describe (`-P` looks up the
+/// image's exposed ports first).
+pub(super) async fn run_request(client: &Client, args: &CreateArgs) -> anyhow::Result<RunRequest> {
+    let exposed = if args.publish_all { exposed_ports(client, &args.image).await? } else { Vec::new() };
+    args.request(&exposed)
+}
+
+/// `send`s; when the daemon has no such image, pulls it (as `docker run` and
+/// `docker create` do) and sends again. The image is looked up only then.
+pub(super) async fn pulling_if_missing<T>(
+    client: &Client,
+    image: &str,
+    send: impl AsyncFn() -> Result<T, ClientError>,
+) -> anyhow::Result<T> {
+    match send().await {
+        Err(ClientError::Api { status: StatusCode::NOT_FOUND, .. })
+            if inspect_image(client, image).await?.is_none() =>
+        {
+            pull_missing(client, image).await?;
+            Ok(send().await?)
+        }
+        sent => Ok(sent?),
+    }
 }
 
 /// Creates the container through the daemon; errors are printed, with Docker's exit code.
 pub(super) fn create_container(args: &CreateArgs) -> Result<String, ExitCode> {
     let created = args.options().and_then(|_| {
         with_client(|client| async move {
-            let request = args.request(&exposed_ports(&client, &args.image).await?)?;
-            Ok(client.post::<_, Created>("/containers", &request).await?)
+            let request = run_request(&client, args).await?;
+            pulling_if_missing(&client, &args.image, async || client.post::<_, Created>("/containers", &request).await)
+                .await
         })
     });
     created.map(|created| created.id).map_err(|error| {

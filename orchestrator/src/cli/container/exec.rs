@@ -70,5 +70,6 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let streams = AttachStreams { stdin: args.interactive, stdout: true, stderr: true };
-    Ok(session(exec_path(&args.container, false), &options, streams, args.tty, None))
+    let path = exec_path(&args.container, false);
+    Ok(session(move |client| async move { Ok(client.attach(&path, &options).await?) }, streams, args.tty, false))
 }

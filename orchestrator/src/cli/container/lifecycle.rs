@@ -41,7 +41,8 @@ pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
         let tty = found["Config"]["Tty"].as_bool().unwrap_or(false);
         let open_stdin = found["Config"]["OpenStdin"].as_bool().unwrap_or(false);
         let streams = AttachStreams { stdin: args.interactive && open_stdin, stdout: true, stderr: true };
-        return Ok(session(attach_path(id, streams.stdin), &(), streams, tty, (!tty).then_some(id)));
+        let path = attach_path(id, streams.stdin);
+        return Ok(session(move |client| async move { Ok(client.attach(&path, &()).await?) }, streams, tty, !tty));
     }
     // Starting a running container is no error, as in Docker (the daemon answers 409).
     post_each(

@@ -9,10 +9,11 @@ use berth_runtime::container::{AttachStream, AttachStreams, Events, Pump, Reply}
 use clap::Args;
 use nix::sys::signal::Signal;
 
-use super::create::{CreateArgs, create_container};
+use super::create::{CreateArgs, pulling_if_missing, run_request};
 use super::terminal::{RawMode, Signals, window_size};
 use super::{exit_for, print_error};
-use crate::api::containers::{KillRequest, attach_path};
+use crate::api::client::{Attached, Client};
+use crate::api::containers::{Created, KillRequest, run_path};
 use crate::cli::remote::with_client;
 
 #[derive(Debug, Args)]
@@ -33,15 +34,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("berth: the input device is not a TTY");
         return Ok(ExitCode::FAILURE);
     }
-    let id = match create_container(&args.create) {
-        Ok(id) => id,
-        Err(code) => return Ok(code),
-    };
+    if let Err(error) = args.create.options() {
+        print_error(&error);
+        return Ok(exit_for(&error));
+    }
+    let create = &args.create;
+    // One request: the daemon creates the container and starts it (attached,
+    // unless detached); an image it does not have is pulled first, as Docker does.
     if args.detach {
-        let path = format!("/containers/{id}/start");
-        return Ok(match with_client(|client| async move { Ok(client.post::<_, ()>(&path, &()).await?) }) {
-            Ok(()) => {
-                println!("{id}");
+        let path = run_path(false, true);
+        let created = with_client(|client| async move {
+            let request = run_request(&client, create).await?;
+            pulling_if_missing(&client, &create.image, async || client.post::<_, Created>(&path, &request).await).await
+        });
+        return Ok(match created {
+            Ok(created) => {
+                println!("{}", created.id);
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -50,28 +58,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    let streams = AttachStreams { stdin: args.create.interactive, stdout: true, stderr: true };
-    let proxy = (args.sig_proxy && !args.create.tty).then_some(id.as_str());
-    Ok(session(attach_path(&id, streams.stdin), &(), streams, args.create.tty, proxy))
+    let streams = AttachStreams { stdin: create.interactive, stdout: true, stderr: true };
+    let path = run_path(streams.stdin, false);
+    let proxy = args.sig_proxy && !create.tty;
+    Ok(session(
+        |client| async move {
+            let request = run_request(&client, create).await?;
+            pulling_if_missing(&client, &create.image, async || client.attach(&path, &request).await).await
+        },
+        streams,
+        create.tty,
+        proxy,
+    ))
 }
 
-/// Upgrades a POST of `body` to `path` (an attached start, an exec) and relays
-/// between this terminal and the daemon, which relays the container's side,
-/// until the process exits; its exit code is ours. Signals go on to the
-/// container `proxy` names (`--sig-proxy`).
-pub(crate) fn session<B: serde::Serialize>(
-    path: String,
-    body: &B,
-    streams: AttachStreams,
-    tty: bool,
-    proxy: Option<&str>,
-) -> ExitCode {
+/// Upgrades a connection (what `start` sends: an attached start, run, exec)
+/// and relays between this terminal and the daemon, which relays the
+/// container's side, until the process exits; its exit code is ours. With
+/// `proxy` (`--sig-proxy`), signals go on to the container the daemon named.
+pub(crate) fn session<F, Fut>(start: F, streams: AttachStreams, tty: bool, proxy: bool) -> ExitCode
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Attached>>,
+{
     let raw = if tty && streams.stdin { RawMode::enter() } else { Ok(None) };
-    let signals = Signals::block(proxy.is_some());
-    let started = with_client(|client| async move { Ok(client.attach(&path, body).await?) });
+    let signals = Signals::block(proxy);
+    let started = with_client(start);
     let result = match (started, raw, signals) {
-        (Ok((socket, pending)), Ok(raw), Ok(signals)) => {
-            relay(proxy, AttachStream::relayed(socket, pending), streams, tty, signals, raw)
+        (Ok(attached), Ok(raw), Ok(signals)) => {
+            let proxy = attached.container.as_deref().filter(|_| proxy).map(str::to_owned);
+            let stream = AttachStream::relayed(attached.socket, attached.pending);
+            relay(proxy.as_deref(), stream, streams, tty, signals, raw)
         }
         (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => Err(error),
     };
