@@ -125,7 +125,7 @@ echo "== 3. memory with the stack up (RSS and PSS, KiB)"
 memory() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/smaps_rollup"; }
 sum() { local total=0 pid; for pid in $2; do total=$((total + $(memory "$pid" "$1"))); done; echo "$total"; }
 daemon=$(cat "$BERTH_RUN/berth.pid")
-spawner=$(pgrep -P "$daemon" -f "internal spawner" || true)
+spawner=$(pgrep -P "$daemon" -f "berth-monitor spawner" || true)
 monitors=$(pgrep -P "$spawner" || true)
 dns=$(pgrep -f "__dns-server.*$BERTH_RUN" || true)
 for kind in Rss Pss; do

@@ -37,6 +37,9 @@ fn a_killed_process_is_restarted_and_a_stopped_one_stays_stopped() {
         &format!("name: rs\nservices:\n  always:\n    image: {0}\n    command: {SLEEPER}\n    restart: always\n  onfail:\n    image: {0}\n    command: {SLEEPER}\n    restart: on-failure\n  never:\n    image: {0}\n    command: {SLEEPER}\n", stack.image),
     );
     stack.ok(&["compose", "up", "-d"]);
+    // A plan printed is not a plan carried out: the stack stays looked after.
+    let plan = stack.ok(&["compose", "down", "--dry-run"]);
+    assert!(plan.contains("remove rs-always-1"), "{plan}");
     for name in ["rs-always-1", "rs-onfail-1", "rs-never-1"] {
         let before = pid(&stack, name);
         kill9(before);

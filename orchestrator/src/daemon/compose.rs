@@ -229,8 +229,6 @@ pub async fn down(
     let project = request.project.take();
     let operation = daemon.operation_lock(name);
     let _operation = operation.lock().await;
-    // Stop converging first, so nothing is brought back while it goes.
-    daemon.stop_converging(name);
     let stored = daemon.projects.lock().await.get(name).map_err(|e| e.to_string())?;
     let project = match (project, stored) {
         (Some(project), _) => project,
@@ -259,6 +257,9 @@ pub async fn down(
     if request.dry_run {
         return Ok(());
     }
+    // No pass runs while we hold the project's lock; none must start after it
+    // either and bring back what goes now.
+    daemon.stop_converging(name);
     let (images, _) = local_images(daemon, &project);
     let context = Arc::new(Context {
         project,
