@@ -51,7 +51,7 @@ impl NetworkManager {
         let network = self.network(network)?;
         let mut rtnl = Rtnl::open()?;
         let host_veth = ids::host_veth_name(&self.config.prefix, container_id, &network.id);
-        let previous = Store::attachment(self.store.conn(), container_id, &network.id)?;
+        let previous = Store::attachment(&self.store.conn(), container_id, &network.id)?;
         if previous.is_some() && netlink::link_by_name(&mut rtnl, &host_veth)?.is_some() {
             return Err(NetworkError::AlreadyConnected { container: container_id.into(), network: network.name });
         }
@@ -243,7 +243,7 @@ impl NetworkManager {
     pub fn disconnect(&self, container_id: &str, network: &str) -> Result<(), NetworkError> {
         let _lock = self.lock()?;
         let network = self.network(network)?;
-        let row = Store::attachment(self.store.conn(), container_id, &network.id)?.ok_or_else(|| {
+        let row = Store::attachment(&self.store.conn(), container_id, &network.id)?.ok_or_else(|| {
             NetworkError::NotConnected { container: container_id.to_string(), network: network.name.clone() }
         })?;
         let mut rtnl = Rtnl::open()?;
@@ -260,7 +260,7 @@ impl NetworkManager {
     ) -> Result<(), NetworkError> {
         let mut errors = Vec::new();
         let addresses: Vec<IpAddr> = std::iter::once(IpAddr::V4(row.ipv4)).chain(row.ipv6.map(IpAddr::V6)).collect();
-        let stale_ports: Vec<_> = Store::ports(self.store.conn(), Some(&row.container_id))?
+        let stale_ports: Vec<_> = Store::ports(&self.store.conn(), Some(&row.container_id))?
             .into_iter()
             .map(|(_, p)| p)
             .filter(|p| addresses.contains(&p.container_ip))

@@ -52,9 +52,10 @@ impl NetworkManager {
             errors.push(e);
         }
         let networks = self.store.networks()?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let mut touched = BTreeSet::new();
         let mut rtnl = Rtnl::open()?;
-        for row in Store::container_attachments(self.store.conn(), container_id)? {
+        for row in rows {
             touched.insert(row.network_id.clone());
             match networks.iter().find(|n| n.id == row.network_id) {
                 Some(network) => {
@@ -87,8 +88,8 @@ impl NetworkManager {
         let _lock = self.lock()?;
         let mut errors = Vec::new();
         let mut containers: BTreeSet<String> =
-            Store::all_attachments(self.store.conn())?.into_iter().map(|r| r.container_id).collect();
-        containers.extend(Store::ports(self.store.conn(), None)?.into_iter().map(|(c, _)| c));
+            Store::all_attachments(&self.store.conn())?.into_iter().map(|r| r.container_id).collect();
+        containers.extend(Store::ports(&self.store.conn(), None)?.into_iter().map(|(c, _)| c));
         containers.extend(self.netns_files()?);
         for container in containers {
             if let Err(e) = self.release_locked(&container) {

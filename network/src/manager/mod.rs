@@ -30,6 +30,12 @@ use crate::{container_files, ids};
 
 pub use recover::Recovery;
 
+// The daemon shares one manager between the threads that create containers.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<NetworkManager>();
+};
+
 #[derive(Debug)]
 pub struct NetworkManager {
     config: NetworkConfig,
@@ -86,7 +92,7 @@ impl NetworkManager {
     }
 
     fn network(&self, reference: &str) -> Result<Network, NetworkError> {
-        Store::find_network(self.store.conn(), reference)?.ok_or_else(|| NetworkError::NotFound(reference.to_string()))
+        Store::find_network(&self.store.conn(), reference)?.ok_or_else(|| NetworkError::NotFound(reference.to_string()))
     }
 
     /// The public view of a stored attachment.
@@ -125,15 +131,16 @@ impl NetworkManager {
 
     fn firewall_sync(&self) -> Result<(), NetworkError> {
         let networks: Vec<_> = self.store.networks()?.iter().map(networks::fw).collect();
-        let ports: Vec<_> = Store::ports(self.store.conn(), None)?.into_iter().map(|(_, p)| p).collect();
+        let ports: Vec<_> = Store::ports(&self.store.conn(), None)?.into_iter().map(|(_, p)| p).collect();
         Ok(self.nft.apply(&self.nft.render_sync(&networks, &ports))?)
     }
 
     /// A container's attachments with their networks, in `eth0, eth1, ...` order.
     pub fn attachments(&self, container_id: &str) -> Result<Vec<Attachment>, NetworkError> {
         let networks = self.store.networks()?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let mut out = Vec::new();
-        for row in Store::container_attachments(self.store.conn(), container_id)? {
+        for row in rows {
             if let Some(network) = networks.iter().find(|n| n.id == row.network_id) {
                 out.push(self.attachment(&row, network));
             }

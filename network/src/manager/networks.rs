@@ -29,7 +29,8 @@ impl NetworkManager {
     /// The default network, created on first use (bridge `<prefix>0` when free, no DNS).
     pub fn ensure_default_bridge(&self) -> Result<Network, NetworkError> {
         let _lock = self.lock()?;
-        if let Some(network) = Store::find_network(self.store.conn(), DEFAULT_NETWORK)? {
+        let existing = Store::find_network(&self.store.conn(), DEFAULT_NETWORK)?;
+        if let Some(network) = existing {
             let mut rtnl = Rtnl::open()?;
             self.ensure_bridge(&mut rtnl, &network)?;
             return Ok(network);
@@ -44,7 +45,7 @@ impl NetworkManager {
         if let Some((key, _)) = spec.labels.iter().find(|(k, _)| k.is_empty()) {
             return Err(NetworkError::Invalid(format!("invalid label {key:?}: a label needs a key")));
         }
-        if Store::find_network(self.store.conn(), &spec.name)?.is_some_and(|n| n.name == spec.name) {
+        if Store::find_network(&self.store.conn(), &spec.name)?.is_some_and(|n| n.name == spec.name) {
             return Err(NetworkError::Exists(spec.name.clone()));
         }
         let mut rtnl = Rtnl::open()?;
@@ -238,7 +239,7 @@ impl NetworkManager {
     }
 
     pub(super) fn remove_locked(&self, network: &Network, force: bool) -> Result<(), NetworkError> {
-        let attached = Store::network_attachments(self.store.conn(), &network.id)?;
+        let attached = Store::network_attachments(&self.store.conn(), &network.id)?;
         if !attached.is_empty() && !force {
             let containers = attached.iter().map(|r| r.container_name.as_str()).collect::<Vec<_>>().join(", ");
             return Err(NetworkError::InUse { network: network.name.clone(), containers });
@@ -258,7 +259,7 @@ impl NetworkManager {
 
     pub fn inspect_network(&self, reference: &str) -> Result<NetworkDetails, NetworkError> {
         let network = self.network(reference)?;
-        let containers = Store::network_attachments(self.store.conn(), &network.id)?
+        let containers = Store::network_attachments(&self.store.conn(), &network.id)?
             .iter()
             .map(|row| self.attachment(row, &network))
             .collect();
@@ -277,7 +278,7 @@ impl NetworkManager {
             });
             if network.name == DEFAULT_NETWORK
                 || !matches
-                || !Store::network_attachments(self.store.conn(), &network.id)?.is_empty()
+                || !Store::network_attachments(&self.store.conn(), &network.id)?.is_empty()
             {
                 continue;
             }

@@ -52,8 +52,8 @@ impl NetworkManager {
 
         if let Some(live) = live {
             let mut known: BTreeSet<String> =
-                Store::all_attachments(self.store.conn())?.into_iter().map(|r| r.container_id).collect();
-            known.extend(Store::ports(self.store.conn(), None)?.into_iter().map(|(c, _)| c));
+                Store::all_attachments(&self.store.conn())?.into_iter().map(|r| r.container_id).collect();
+            known.extend(Store::ports(&self.store.conn(), None)?.into_iter().map(|(c, _)| c));
             known.extend(self.netns_files()?);
             for container in known.into_iter().filter(|c| !live.contains(c)) {
                 match self.release_locked(&container) {
@@ -65,7 +65,7 @@ impl NetworkManager {
 
         let mut rtnl = Rtnl::open()?;
         let networks = self.store.networks()?;
-        let attachments = Store::all_attachments(self.store.conn())?;
+        let attachments = Store::all_attachments(&self.store.conn())?;
         for link in netlink::list_links(&mut rtnl)? {
             let Some(mark) = link.alias.as_deref().and_then(|a| ids::parse_alias(&self.config.prefix, a)) else {
                 continue;
