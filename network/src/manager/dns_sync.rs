@@ -48,6 +48,11 @@ impl NetworkManager {
         Ok(self.dns.begin_reload(Some(network_ids)))
     }
 
+    /// Waits for a reload that [`Self::begin_sync_dns`] sent (or says why it was not sent).
+    pub(super) fn await_dns(pending: Result<PendingReload<'_>, NetworkError>) -> Result<(), NetworkError> {
+        Ok(pending?.finish()?)
+    }
+
     fn write_dns_files(&self, network_ids: &[String]) -> Result<(), NetworkError> {
         for id in network_ids {
             let network = Store::find_network(&self.store.conn(), id)?.filter(|n| n.id == *id && n.dns);

@@ -31,7 +31,9 @@ impl NetworkManager {
     /// (held by another container? bound by a program on the host?); then all
     /// are added at once.
     pub fn publish(&self, container_id: &str, mappings: &[PortMapping]) -> Result<Vec<PublishedPort>, NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
+        // All of it: the firewall table is shared, and so is every host port.
+        let _lock = self.lock("publish")?;
         let networks = self.store.networks()?;
         let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let outward =
@@ -177,7 +179,8 @@ impl NetworkManager {
 
     /// Frees the container's published ports (when it stops).
     pub fn unpublish(&self, container_id: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
+        let _lock = self.lock("unpublish")?;
         self.unpublish_locked(container_id)
     }
 

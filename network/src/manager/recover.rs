@@ -46,7 +46,9 @@ impl NetworkManager {
     /// exist (the runtime knows); everything of any other container is
     /// released. With `None`, no container is released.
     pub fn recover(&self, live: Option<&HashSet<String>>) -> Result<Recovery, NetworkError> {
-        let _lock = self.lock()?;
+        // Every container's objects are judged: none may be in the making.
+        let _containers = self.lock_containers()?;
+        let _lock = self.lock("recover")?;
         let mut report = Recovery::default();
         let mut errors = Vec::new();
 
@@ -56,7 +58,7 @@ impl NetworkManager {
             known.extend(Store::ports(&self.store.conn(), None)?.into_iter().map(|(c, _)| c));
             known.extend(self.netns_files()?);
             for container in known.into_iter().filter(|c| !live.contains(c)) {
-                match self.release_locked(&container) {
+                match self.release_locked(&container, None) {
                     Ok(()) => report.released_containers.push(container),
                     Err(e) => errors.push(e),
                 }
@@ -88,8 +90,8 @@ impl NetworkManager {
         }
         for network in &networks {
             match self.ensure_bridge(&mut rtnl, network) {
-                Ok(true) => report.recreated_bridges.push(network.bridge.clone()),
-                Ok(false) => {}
+                Ok((_, true)) => report.recreated_bridges.push(network.bridge.clone()),
+                Ok((_, false)) => {}
                 Err(e) => errors.push(e),
             }
         }
