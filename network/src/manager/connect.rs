@@ -40,7 +40,7 @@ impl NetworkManager {
     /// container's names in the network's DNS (unless the container's other
     /// attachments say it is stopped: see `deactivate`). All or nothing.
     ///
-    /// The lease, the bridge and the DNS files are decided under the change
+    /// The lease, the DNS files and a missing bridge are made under the change
     /// lock; the veth, addresses and routes, which are the container's alone,
     /// are made after it is released, so containers connect in parallel.
     pub fn connect(
@@ -53,13 +53,17 @@ impl NetworkManager {
         check_options(container_id, options)?;
         let _container = self.lock_container(container_id)?;
         let mut rtnl = Rtnl::open()?;
-        let lock = self.lock("connect")?;
+        // Read before the change lock: the container's lock keeps its row and
+        // veth as they are, and the network and its bridge (removing them waits
+        // for every container's lock).
         let network = self.network(network)?;
         let host_veth = ids::host_veth_name(&self.config.prefix, container_id, &network.id);
         let previous = Store::attachment(&self.store.conn(), container_id, &network.id)?;
         if previous.is_some() && netlink::link_by_name(&mut rtnl, &host_veth)?.is_some() {
             return Err(NetworkError::AlreadyConnected { container: container_id.into(), network: network.name });
         }
+        let bridge = netlink::link_by_name(&mut rtnl, &network.bridge)?.map(|link| link.index);
+        let lock = self.lock("connect")?;
         let row = self.store.write(|tx| {
             let row = self.lease(tx, container_id, &network, options, previous.as_ref())?;
             if previous.is_some() {
@@ -69,8 +73,12 @@ impl NetworkManager {
             Ok::<_, NetworkError>(row)
         })?;
         let ids = std::slice::from_ref(&network.id);
-        let decided =
-            self.ensure_bridge(&mut rtnl, &network).and_then(|(bridge, _)| Ok((bridge, self.begin_sync_dns(ids)?)));
+        // A bridge missing (after a reboot) is made again, under the lock.
+        let bridge = match bridge {
+            Some(index) => Ok(index),
+            None => self.ensure_bridge(&mut rtnl, &network).map(|(index, _)| index),
+        };
+        let decided = bridge.and_then(|bridge| Ok((bridge, self.begin_sync_dns(ids)?)));
         drop(lock);
         // The DNS server registers the names while the veth is plumbed.
         let result = decided.and_then(|(bridge, pending)| {
