@@ -124,55 +124,63 @@ mod tests {
 
     use super::*;
 
-    /// Whether `take` gets its lock within a moment while `held` is held.
-    fn blocked_by(held: ContainerLock, take: impl FnOnce() -> ContainerLock + Send + 'static) -> bool {
-        let (tx, rx) = mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let lock = take();
-            tx.send(()).expect("the test waits");
-            drop(lock);
-        });
-        let blocked = rx.recv_timeout(Duration::from_millis(200)).is_err();
+    /// Whether a new descriptor could lock `len` bytes at `start` of
+    /// `containers.lock` now (tried without waiting, and let go at once).
+    fn free(run: &Path, start: i64, len: i64) -> bool {
+        let (file, _) = open(run, "containers.lock").unwrap();
+        let range = libc::flock {
+            l_type: libc::F_WRLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: start,
+            l_len: len,
+            l_pid: 0,
+        };
+        fcntl(file.as_raw_fd(), FcntlArg::F_OFD_SETLK(&range)).is_ok()
+    }
+
+    #[test]
+    fn a_container_excludes_itself_and_everything_but_not_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        let (c1, c2) = (byte_of("c1"), byte_of("c2"));
+        assert!(c1 >= 0 && c1 != c2);
+        let held = ContainerLock::one(run, "c1").unwrap();
+        assert!(!free(run, c1, 1), "the same container waits");
+        assert!(free(run, c2, 1), "another container does not");
+        assert!(!free(run, 0, 0), "everything waits for one");
         drop(held);
-        rx.recv_timeout(Duration::from_secs(5)).ok();
-        waiter.join().expect("the waiter ends");
-        blocked
+        let all = ContainerLock::all(run).unwrap();
+        assert!(!free(run, c2, 1), "one waits for everything");
+        drop(all);
+        assert!(free(run, 0, 0), "all let go");
     }
 
     #[test]
-    fn a_container_waits_for_itself_and_for_all_but_not_for_another() {
+    fn a_waiting_container_gets_its_lock_when_it_is_let_go() {
         let dir = tempfile::tempdir().unwrap();
-        let run = dir.path().to_path_buf();
-        let lock = |id: &'static str| {
-            let run = run.clone();
-            move || ContainerLock::one(&run, id).unwrap()
-        };
-        let all = {
-            let run = run.clone();
-            move || ContainerLock::all(&run).unwrap()
-        };
-        assert!(blocked_by(ContainerLock::one(&run, "c1").unwrap(), lock("c1")), "the same container");
-        assert!(!blocked_by(ContainerLock::one(&run, "c1").unwrap(), lock("c2")), "another container");
-        assert!(blocked_by(ContainerLock::one(&run, "c1").unwrap(), all.clone()), "everything waits for one");
-        assert!(blocked_by(ContainerLock::all(&run).unwrap(), lock("c2")), "one waits for everything");
-        assert_ne!(byte_of("c1"), byte_of("c2"));
-        assert!(byte_of("c1") >= 0);
-    }
-
-    #[test]
-    fn the_change_lock_excludes_other_threads_of_the_process() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = ChangeLock::take(dir.path(), "test").unwrap();
+        let held = ContainerLock::all(dir.path()).unwrap();
         let run = dir.path().to_path_buf();
         let (tx, rx) = mpsc::channel();
         let waiter = std::thread::spawn(move || {
-            let lock = ChangeLock::take(&run, "test").unwrap();
+            let lock = ContainerLock::one(&run, "c1").unwrap();
             tx.send(()).unwrap();
             drop(lock);
         });
-        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "a second descriptor waits");
         drop(held);
-        rx.recv_timeout(Duration::from_secs(5)).expect("then gets it");
+        rx.recv_timeout(Duration::from_secs(5)).expect("the waiter gets the lock");
         waiter.join().unwrap();
+    }
+
+    #[test]
+    fn the_change_lock_excludes_other_descriptors_of_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = ChangeLock::take(dir.path(), "test").unwrap();
+        let try_lock = || {
+            let (file, _) = open(dir.path(), "network.lock").unwrap();
+            Flock::lock(file, FlockArg::LockExclusiveNonblock).is_ok()
+        };
+        assert!(!try_lock(), "held by another descriptor of this process");
+        drop(held);
+        assert!(try_lock());
     }
 }
