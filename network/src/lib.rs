@@ -15,6 +15,10 @@
 //! Kernel state is changed through netlink (`netlink`), nftables in one table of
 //! berth's own (`nft`), and a long-lived DNS server process (`dns`) whose table
 //! the manager writes as files.
+//!
+//! One manager serves every thread of a process: the verbs of different
+//! containers run in parallel, and only their decisions (addresses, DNS files,
+//! firewall) are ordered, between threads and processes alike.
 
 mod config;
 mod container_files;

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use berth_network::{
@@ -983,4 +984,94 @@ fn recovery_rebuilds_ipv6_ports_and_proxies_and_removes_ipv6_leftovers() {
     assert_eq!(http_get(all_addr).as_deref(), Ok("still here over ipv6"), "the IPv6 DNAT is back");
     let client = net.container("bnqcli", &[(&six, opts("client"))]);
     assert!(ping6(&client, "web"), "names resolve over IPv6 again");
+}
+
+/// The bridge ports of a bridge (`ip -j link show master BRIDGE`): their names.
+fn bridge_ports(bridge: &str) -> Vec<String> {
+    let output = Command::new("ip").args(["-j", "link", "show", "master", bridge]).output().unwrap();
+    let links: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    links.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn containers_connect_and_release_in_parallel_and_a_failed_connection_is_undone_alone() {
+    const COUNT: usize = 10;
+    let net = Net::new("bnr", 18, vec![]);
+    let network = net.create("par");
+    // A second manager on the same state: its own database connection, as
+    // another berth process has; the lock orders both managers' decisions.
+    let other = NetworkManager::open(net.manager.config().clone()).unwrap();
+    let ids: Vec<String> = (0..COUNT).map(|i| format!("bnrc{i}")).collect();
+    let missing = net.scratch().join("no-such-netns");
+    let start = Barrier::new(COUNT + 1);
+    let (attached, failed) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (ids.iter().enumerate())
+            .map(|(i, id)| {
+                let manager = if i % 2 == 0 { &net.manager } else { &other };
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    let netns = manager.create_netns(id).unwrap();
+                    let attachment = manager.connect(id, &netns, "par", &with_aliases(&format!("c{i}"), &["svc"]));
+                    (netns, attachment.unwrap())
+                })
+            })
+            .collect();
+        // Its namespace does not exist: the veth cannot be made, after its lease was.
+        let broken = scope.spawn(|| {
+            start.wait();
+            net.manager.connect("bnrbad", &missing, "par", &with_aliases("bad", &["svc"]))
+        });
+        let attached: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        (attached, broken.join().unwrap())
+    });
+
+    let err = failed.unwrap_err().to_string();
+    assert!(err.contains("cannot open the network namespace") && err.contains("no-such-netns"), "{err}");
+    assert!(net.manager.attachments("bnrbad").unwrap().is_empty(), "the failed one's lease is gone");
+    let addresses: HashSet<Ipv4Addr> = attached.iter().map(|(_, a)| a.ipv4).collect();
+    assert_eq!(addresses.len(), COUNT, "every container has an address of its own: {addresses:?}");
+    assert!(addresses.iter().all(|ip| network.subnet.contains(ip) && *ip != network.gateway), "{addresses:?}");
+    let mut leased: Vec<String> =
+        net.manager.inspect_network("par").unwrap().containers.into_iter().map(|a| a.container_name).collect();
+    leased.sort();
+    let mut expected: Vec<String> = (0..COUNT).map(|i| format!("c{i}")).collect();
+    expected.sort();
+    assert_eq!(leased, expected, "the failed one left no lease");
+    let mut ports = bridge_ports(&network.bridge);
+    ports.sort();
+    let mut veths: Vec<String> = attached.iter().map(|(_, a)| a.host_interface.clone()).collect();
+    veths.sort();
+    assert_eq!(ports, veths, "one veth per connected container on the bridge, none of the failed one");
+
+    // Each is plumbed: eth0 and the default route in its namespace, reachable
+    // from the first, and known by name to the DNS (the failed one is not).
+    let first = Sandbox::new(&ids[0], attached[0].0.clone(), net.scratch());
+    net.write_etc(&first, "c0");
+    for (i, (netns, attachment)) in attached.iter().enumerate() {
+        assert!(links_in(netns).contains(&"eth0".to_string()), "c{i}");
+        assert_eq!(default_route(netns), (network.gateway.to_string(), "eth0".to_string()), "c{i}");
+        let ip = attachment.ipv4.to_string();
+        let ping = first.run(&["/bin/ping", "-c", "1", "-W", "2", &ip]);
+        assert!(ping.status.success(), "c0 cannot ping c{i} at {ip}: {}", String::from_utf8_lossy(&ping.stdout));
+        assert_eq!(answers(&first.nslookup(&format!("c{i}"))), vec![attachment.ipv4], "c{i}");
+    }
+    let replicas: HashSet<Ipv4Addr> = answers(&first.nslookup("svc")).into_iter().collect();
+    assert_eq!(replicas, addresses, "the shared alias answers with every container, not the failed one");
+    assert!(first.nslookup("bad").contains("NXDOMAIN"));
+    drop(first);
+
+    // And all go at once: leases, veths, namespaces and names.
+    std::thread::scope(|scope| {
+        for (i, id) in ids.iter().enumerate() {
+            let manager = if i % 2 == 0 { &net.manager } else { &other };
+            scope.spawn(move || manager.release(id).unwrap());
+        }
+    });
+    assert!(net.manager.inspect_network("par").unwrap().containers.is_empty());
+    for (netns, attachment) in &attached {
+        assert!(!netns.exists(), "{} is still there", netns.display());
+        wait_link_gone(&attachment.host_interface);
+    }
+    assert!(bridge_ports(&network.bridge).is_empty());
 }

@@ -39,6 +39,10 @@ impl NetworkManager {
     /// default route through the first non-internal network, and the
     /// container's names in the network's DNS (unless the container's other
     /// attachments say it is stopped: see `deactivate`). All or nothing.
+    ///
+    /// The lease, the DNS files and a missing bridge are made under the change
+    /// lock; the veth, addresses and routes, which are the container's alone,
+    /// are made after it is released, so containers connect in parallel.
     pub fn connect(
         &self,
         container_id: &str,
@@ -47,14 +51,19 @@ impl NetworkManager {
         options: &ConnectOptions,
     ) -> Result<Attachment, NetworkError> {
         check_options(container_id, options)?;
-        let _lock = self.lock()?;
-        let network = self.network(network)?;
+        let _container = self.lock_container(container_id)?;
         let mut rtnl = Rtnl::open()?;
+        // Read before the change lock: the container's lock keeps its row and
+        // veth as they are, and the network and its bridge (removing them waits
+        // for every container's lock).
+        let network = self.network(network)?;
         let host_veth = ids::host_veth_name(&self.config.prefix, container_id, &network.id);
-        let previous = Store::attachment(self.store.conn(), container_id, &network.id)?;
+        let previous = Store::attachment(&self.store.conn(), container_id, &network.id)?;
         if previous.is_some() && netlink::link_by_name(&mut rtnl, &host_veth)?.is_some() {
             return Err(NetworkError::AlreadyConnected { container: container_id.into(), network: network.name });
         }
+        let bridge = netlink::link_by_name(&mut rtnl, &network.bridge)?.map(|link| link.index);
+        let lock = self.lock("connect")?;
         let row = self.store.write(|tx| {
             let row = self.lease(tx, container_id, &network, options, previous.as_ref())?;
             if previous.is_some() {
@@ -63,28 +72,53 @@ impl NetworkManager {
             Store::insert_attachment(tx, &row)?;
             Ok::<_, NetworkError>(row)
         })?;
-        // The DNS server registers the names while the veth is plumbed.
         let ids = std::slice::from_ref(&network.id);
-        let result = self.begin_sync_dns(ids).and_then(|pending| {
-            let plumbed = self.plumb(&mut rtnl, &network, &row, &host_veth, netns_path);
+        // A bridge missing (after a reboot) is made again, under the lock.
+        let bridge = match bridge {
+            Some(index) => Ok(index),
+            None => self.ensure_bridge(&mut rtnl, &network).map(|(index, _)| index),
+        };
+        let decided = bridge.and_then(|bridge| Ok((bridge, self.begin_sync_dns(ids)?)));
+        drop(lock);
+        // The DNS server registers the names while the veth is plumbed.
+        let result = decided.and_then(|(bridge, pending)| {
+            let plumbed = self.plumb(&mut rtnl, &network, &row, &host_veth, bridge, netns_path);
             let registered = pending.finish().map_err(NetworkError::from);
             plumbed.and(registered)
         });
         if let Err(e) = result {
-            if let Ok(Some(link)) = netlink::link_by_name(&mut rtnl, &host_veth) {
-                let _ = netlink::delete_link(&mut rtnl, link.index, &host_veth);
-            }
-            // A lease that existed before stays, so the address is still the container's.
-            let _ = self.store.write(|tx| match &previous {
-                Some(old) => Store::delete_attachment(tx, container_id, &network.id)
-                    .and_then(|()| Store::insert_attachment(tx, old)),
-                None => Store::delete_attachment(tx, container_id, &network.id),
-            });
-            let _ = self.sync_dns(ids);
+            self.undo_connect(&mut rtnl, &network, &host_veth, container_id, previous.as_ref());
             return Err(e);
         }
         tracing::debug!(container = container_id, network = %network.name, ip = %row.ipv4, ipv6 = ?row.ipv6, "connected");
         Ok(self.attachment(&row, &network))
+    }
+
+    /// Takes back a connection that failed after its row was written: the veth
+    /// (the container's own), then, under the change lock, the row and the names.
+    fn undo_connect(
+        &self,
+        rtnl: &mut Rtnl,
+        network: &Network,
+        host_veth: &str,
+        container_id: &str,
+        previous: Option<&AttachmentRow>,
+    ) {
+        let _ = self.unplumb(rtnl, host_veth);
+        let ids = std::slice::from_ref(&network.id);
+        let pending = self.lock("connect: undo").and_then(|_lock| {
+            // A lease that existed before stays, so the address is still the container's.
+            self.store.write(|tx| match previous {
+                Some(old) => Store::delete_attachment(tx, container_id, &network.id)
+                    .and_then(|()| Store::insert_attachment(tx, old)),
+                None => Store::delete_attachment(tx, container_id, &network.id),
+            })?;
+            self.begin_sync_dns(ids)
+        });
+        if let Err(e) = Self::await_dns(pending) {
+            // What is left is found by `recover` (a lease without its veth).
+            tracing::warn!(container = container_id, network = %network.name, error = %e, "cannot undo a failed connection");
+        }
     }
 
     /// The attachment row to write: the previous lease's addresses and
@@ -183,19 +217,18 @@ impl NetworkManager {
     }
 
     /// The kernel side of an attachment: the veth (peer born inside the
-    /// namespace), then the address, link and default route from inside.
+    /// namespace) on the bridge `bridge_index`, then the address, link and
+    /// default route from inside. Touches nothing but the container's own
+    /// objects, so it runs without the change lock.
     fn plumb(
         &self,
         rtnl: &mut Rtnl,
         network: &Network,
         row: &AttachmentRow,
         host_veth: &str,
+        bridge_index: u32,
         netns_path: &Path,
     ) -> Result<(), NetworkError> {
-        self.ensure_bridge(rtnl, network)?;
-        let bridge = netlink::link_by_name(rtnl, &network.bridge)?.ok_or_else(|| {
-            NetworkError::Invalid(format!("the bridge {} of network {} vanished", network.bridge, network.name))
-        })?;
         let netns_file = File::open(netns_path)
             .map_err(NetworkError::io(format!("cannot open the network namespace {}", netns_path.display())))?;
         let interface = format!("eth{}", row.position);
@@ -205,7 +238,7 @@ impl NetworkManager {
             &VethSpec {
                 host_name: host_veth,
                 host_alias: &alias,
-                bridge_index: bridge.index,
+                bridge_index,
                 mtu: network.mtu,
                 peer_name: &interface,
                 peer_mac: ids::mac_for(row.ipv4),
@@ -240,31 +273,56 @@ impl NetworkManager {
 
     /// Disconnects a container from a network: the veth goes (its peer with it),
     /// the lease is released, ports published on that address are unpublished.
+    /// Goes on past failures and reports them all.
     pub fn disconnect(&self, container_id: &str, network: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
+        let mut rtnl = Rtnl::open()?;
+        let lock = self.lock("disconnect")?;
         let network = self.network(network)?;
-        let row = Store::attachment(self.store.conn(), container_id, &network.id)?.ok_or_else(|| {
+        let row = Store::attachment(&self.store.conn(), container_id, &network.id)?.ok_or_else(|| {
             NetworkError::NotConnected { container: container_id.to_string(), network: network.name.clone() }
         })?;
-        let mut rtnl = Rtnl::open()?;
-        self.disconnect_locked(&mut rtnl, &network, &row)?;
-        self.sync_dns(std::slice::from_ref(&network.id))
+        let mut errors = self.forget(&network, &row);
+        let pending = self.begin_sync_dns(std::slice::from_ref(&network.id));
+        drop(lock);
+        let host_veth = ids::host_veth_name(&self.config.prefix, container_id, &network.id);
+        if let Err(e) = self.unplumb(&mut rtnl, &host_veth) {
+            errors.push(e);
+        }
+        if let Err(e) = Self::await_dns(pending) {
+            errors.push(e);
+        }
+        NetworkError::collect(errors)
     }
 
-    /// The work of [`Self::disconnect`] without the lock and the DNS reload.
+    /// [`Self::disconnect`] of one attachment, all under the locks the caller
+    /// holds, without the DNS reload.
     pub(super) fn disconnect_locked(
         &self,
         rtnl: &mut Rtnl,
         network: &Network,
         row: &AttachmentRow,
     ) -> Result<(), NetworkError> {
+        let mut errors = self.forget(network, row);
+        let host_veth = ids::host_veth_name(&self.config.prefix, &row.container_id, &network.id);
+        if let Err(e) = self.unplumb(rtnl, &host_veth) {
+            errors.push(e);
+        }
+        NetworkError::collect(errors)
+    }
+
+    /// Under the change lock: the attachment's row and the ports published on
+    /// its addresses go, from the database and the firewall. Returns the errors.
+    pub(super) fn forget(&self, network: &Network, row: &AttachmentRow) -> Vec<NetworkError> {
         let mut errors = Vec::new();
         let addresses: Vec<IpAddr> = std::iter::once(IpAddr::V4(row.ipv4)).chain(row.ipv6.map(IpAddr::V6)).collect();
-        let stale_ports: Vec<_> = Store::ports(self.store.conn(), Some(&row.container_id))?
-            .into_iter()
-            .map(|(_, p)| p)
-            .filter(|p| addresses.contains(&p.container_ip))
-            .collect();
+        let stale_ports: Vec<_> = match Store::ports(&self.store.conn(), Some(&row.container_id)) {
+            Ok(ports) => ports.into_iter().map(|(_, p)| p).filter(|p| addresses.contains(&p.container_ip)).collect(),
+            Err(e) => {
+                errors.push(e.into());
+                Vec::new()
+            }
+        };
         if let Err(e) = self.store.write(|tx| {
             Store::delete_attachment(tx, &row.container_id, &network.id)?;
             for ip in &addresses {
@@ -284,17 +342,17 @@ impl NetworkManager {
         {
             errors.push(e);
         }
-        let host_veth = ids::host_veth_name(&self.config.prefix, &row.container_id, &network.id);
-        match netlink::link_by_name(rtnl, &host_veth) {
-            Ok(Some(link)) => {
-                if let Err(e) = netlink::delete_link(rtnl, link.index, &host_veth) {
-                    errors.push(e.into());
-                }
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(e.into()),
+        errors
+    }
+
+    /// Deletes the host end of a container's veth (its peer goes with it), if it is there.
+    pub(super) fn unplumb(&self, rtnl: &mut Rtnl, host_veth: &str) -> Result<(), NetworkError> {
+        let Some(link) = netlink::link_by_name(rtnl, host_veth)? else { return Ok(()) };
+        match netlink::delete_link(rtnl, link.index, host_veth) {
+            // Gone in between, with the namespace that held its peer.
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV as i32) => Ok(()),
+            other => Ok(other?),
         }
-        NetworkError::collect(errors)
     }
 }
 

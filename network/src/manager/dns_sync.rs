@@ -48,12 +48,17 @@ impl NetworkManager {
         Ok(self.dns.begin_reload(Some(network_ids)))
     }
 
+    /// Waits for a reload that [`Self::begin_sync_dns`] sent (or says why it was not sent).
+    pub(super) fn await_dns(pending: Result<PendingReload<'_>, NetworkError>) -> Result<(), NetworkError> {
+        Ok(pending?.finish()?)
+    }
+
     fn write_dns_files(&self, network_ids: &[String]) -> Result<(), NetworkError> {
         for id in network_ids {
-            let network = Store::find_network(self.store.conn(), id)?.filter(|n| n.id == *id && n.dns);
+            let network = Store::find_network(&self.store.conn(), id)?.filter(|n| n.id == *id && n.dns);
             match network {
                 Some(network) => {
-                    let containers = Store::network_attachments(self.store.conn(), id)?
+                    let containers = Store::network_attachments(&self.store.conn(), id)?
                         .iter()
                         .filter(|row| row.active)
                         .map(entry)
@@ -81,7 +86,7 @@ impl NetworkManager {
         let mut ids: BTreeSet<String> = self.store.networks()?.into_iter().map(|n| n.id).collect();
         ids.extend(dns::network_ids(self.dns_dir())?);
         self.write_dns_files(&ids.into_iter().collect::<Vec<_>>())?;
-        self.write_proxies(self.store.conn())?;
+        self.write_proxies(&self.store.conn())?;
         self.dns.reload(None)?;
         Ok(())
     }
@@ -94,7 +99,7 @@ impl NetworkManager {
     }
 
     pub(super) fn sync_proxies(&self) -> Result<(), NetworkError> {
-        self.sync_proxies_in(self.store.conn())
+        self.sync_proxies_in(&self.store.conn())
     }
 
     fn write_proxies(&self, conn: &rusqlite::Connection) -> Result<(), NetworkError> {
@@ -113,7 +118,7 @@ impl NetworkManager {
 
     /// The networks of a container, for a DNS update after it changed.
     pub(super) fn network_ids_of(&self, container_id: &str) -> Result<Vec<String>, NetworkError> {
-        Ok(Store::container_attachments(self.store.conn(), container_id)?.into_iter().map(|r| r.network_id).collect())
+        Ok(Store::container_attachments(&self.store.conn(), container_id)?.into_iter().map(|r| r.network_id).collect())
     }
 }
 

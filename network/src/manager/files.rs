@@ -18,7 +18,7 @@ impl NetworkManager {
     /// host's (non-loopback) servers, as Docker does on its default bridge.
     pub fn resolv_conf_for(&self, container_id: &str, options: &ResolvOptions) -> Result<String, NetworkError> {
         let networks = self.store.networks()?;
-        let gateways: Vec<IpAddr> = Store::container_attachments(self.store.conn(), container_id)?
+        let gateways: Vec<IpAddr> = Store::container_attachments(&self.store.conn(), container_id)?
             .iter()
             .filter_map(|row| networks.iter().find(|n| n.id == row.network_id && n.dns))
             .map(|n| IpAddr::V4(n.gateway))
@@ -57,7 +57,7 @@ impl NetworkManager {
     /// the network has it) with its hostname and name, its links (the only way they resolve on a network without DNS),
     /// and `--add-host` entries.
     pub fn hosts_for(&self, container_id: &str, options: &HostsOptions) -> Result<String, NetworkError> {
-        let rows = Store::container_attachments(self.store.conn(), container_id)?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let mut entries: Vec<(IpAddr, Vec<String>)> = Vec::new();
         if let Some(first) = rows.first() {
             let mut names = vec![options.hostname.clone()];
@@ -73,7 +73,7 @@ impl NetworkManager {
         }
         for row in &rows {
             for link in &row.links {
-                let target = Store::network_attachments(self.store.conn(), &row.network_id)?
+                let target = Store::network_attachments(&self.store.conn(), &row.network_id)?
                     .into_iter()
                     .find(|other| other.container_name == link.name);
                 if let Some(target) = target {

@@ -5,36 +5,40 @@
 use std::collections::BTreeSet;
 
 use super::NetworkManager;
+use super::locks::ChangeLock;
 use crate::error::NetworkError;
+use crate::ids;
 use crate::netlink::Rtnl;
 use crate::store::Store;
 
 impl NetworkManager {
     /// The container runs: its names resolve on its networks.
     pub fn activate(&self, container_id: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
-        self.store.write(|tx| Store::set_active(tx, container_id, true))?;
-        self.sync_dns(&self.network_ids_of(container_id)?)
+        let _container = self.lock_container(container_id)?;
+        let pending = {
+            let _lock = self.lock("activate")?;
+            self.store.write(|tx| Store::set_active(tx, container_id, true))?;
+            self.begin_sync_dns(&self.network_ids_of(container_id)?)?
+        };
+        Ok(pending.finish()?)
     }
 
     /// The container stopped: its names stop resolving and its published ports
     /// are freed. Its namespace, veths and addresses stay for the next start.
     pub fn deactivate(&self, container_id: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
         let mut errors = Vec::new();
+        let lock = self.lock("deactivate")?;
         if let Err(e) = self.unpublish_locked(container_id) {
             errors.push(e);
         }
         if let Err(e) = self.store.write(|tx| Store::set_active(tx, container_id, false)) {
             errors.push(e.into());
         }
-        match self.network_ids_of(container_id) {
-            Ok(ids) => {
-                if let Err(e) = self.sync_dns(&ids) {
-                    errors.push(e);
-                }
-            }
-            Err(e) => errors.push(e),
+        let pending = self.network_ids_of(container_id).and_then(|ids| self.begin_sync_dns(&ids));
+        drop(lock);
+        if let Err(e) = Self::await_dns(pending) {
+            errors.push(e);
         }
         NetworkError::collect(errors)
     }
@@ -42,25 +46,30 @@ impl NetworkManager {
     /// The container is removed: ports, attachments (leases), veths and the
     /// namespace file all go. Goes on past failures and reports them all.
     pub fn release(&self, container_id: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
-        self.release_locked(container_id)
+        let _container = self.lock_container(container_id)?;
+        let lock = self.lock("release")?;
+        self.release_locked(container_id, Some(lock))
     }
 
-    pub(super) fn release_locked(&self, container_id: &str) -> Result<(), NetworkError> {
+    /// [`Self::release`] under the container's lock (or every container's) and
+    /// the change lock. The records go first; `lock`, when given, is released
+    /// before the kernel work (the container's veths and namespace); without
+    /// it, the caller keeps its own lock throughout.
+    pub(super) fn release_locked(&self, container_id: &str, lock: Option<ChangeLock>) -> Result<(), NetworkError> {
         let mut errors = Vec::new();
         if let Err(e) = self.unpublish_locked(container_id) {
             errors.push(e);
         }
         let networks = self.store.networks()?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let mut touched = BTreeSet::new();
-        let mut rtnl = Rtnl::open()?;
-        for row in Store::container_attachments(self.store.conn(), container_id)? {
+        let mut veths = Vec::new();
+        for row in rows {
             touched.insert(row.network_id.clone());
             match networks.iter().find(|n| n.id == row.network_id) {
                 Some(network) => {
-                    if let Err(e) = self.disconnect_locked(&mut rtnl, network, &row) {
-                        errors.push(e);
-                    }
+                    errors.extend(self.forget(network, &row));
+                    veths.push(ids::host_veth_name(&self.config.prefix, container_id, &network.id));
                 }
                 None => {
                     if let Err(e) = self.store.write(|tx| Store::delete_attachment(tx, container_id, &row.network_id)) {
@@ -69,11 +78,23 @@ impl NetworkManager {
                 }
             }
         }
-        if let Err(e) = self.remove_netns(container_id) {
+        let touched: Vec<String> = touched.into_iter().collect();
+        let pending = match touched.is_empty() {
+            true => None,
+            false => Some(self.begin_sync_dns(&touched)),
+        };
+        drop(lock);
+        let mut rtnl = Rtnl::open()?;
+        for veth in &veths {
+            if let Err(e) = self.unplumb(&mut rtnl, veth) {
+                errors.push(e);
+            }
+        }
+        if let Err(e) = self.remove_netns_file(container_id) {
             errors.push(e);
         }
-        if !touched.is_empty()
-            && let Err(e) = self.sync_dns(&touched.into_iter().collect::<Vec<_>>())
+        if let Some(pending) = pending
+            && let Err(e) = Self::await_dns(pending)
         {
             errors.push(e);
         }
@@ -84,14 +105,15 @@ impl NetworkManager {
     /// container's network state, every network (the default one too), the
     /// firewall table and the DNS server. For `system reset` and test teardown.
     pub fn remove_everything(&self) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        let _containers = self.lock_containers()?;
+        let _lock = self.lock("remove everything")?;
         let mut errors = Vec::new();
         let mut containers: BTreeSet<String> =
-            Store::all_attachments(self.store.conn())?.into_iter().map(|r| r.container_id).collect();
-        containers.extend(Store::ports(self.store.conn(), None)?.into_iter().map(|(c, _)| c));
+            Store::all_attachments(&self.store.conn())?.into_iter().map(|r| r.container_id).collect();
+        containers.extend(Store::ports(&self.store.conn(), None)?.into_iter().map(|(c, _)| c));
         containers.extend(self.netns_files()?);
         for container in containers {
-            if let Err(e) = self.release_locked(&container) {
+            if let Err(e) = self.release_locked(&container, None) {
                 errors.push(e);
             }
         }

@@ -1,24 +1,26 @@
 //! [`NetworkManager`]: the one entry point. Each verb lives in its own file.
 //!
-//! Every change takes `<run>/network.lock` first, so two berth processes (the
-//! daemon and a CLI, say) never interleave the steps of their changes; the
+//! Every change decides under `<run>/network.lock`, so two berth processes (the
+//! daemon and a CLI, say) or two threads never interleave their decisions; the
 //! database is the truth, the kernel and the DNS files are brought in line
-//! with it, and `recover` re-derives all of them from it after a crash.
+//! with it, and `recover` re-derives all of them from it after a crash. The
+//! kernel work of one container (its veths, addresses, routes, namespace) is
+//! done outside that lock, under the container's own (see `locks`), so
+//! containers are plumbed in parallel. The manager is `Sync`: one is shared by
+//! every thread of the daemon.
 
 mod connect;
 mod dns_sync;
 mod files;
 mod lifecycle;
+mod locks;
 mod netns_files;
 mod networks;
 mod publish;
 mod recover;
 
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::config::{NetworkConfig, Upstreams};
 use crate::dns::{DnsControl, ServerConfig};
@@ -27,8 +29,15 @@ use crate::model::{Attachment, Network};
 use crate::nft::Nft;
 use crate::store::{AttachmentRow, Store};
 use crate::{container_files, ids};
+use locks::{ChangeLock, ContainerLock};
 
 pub use recover::Recovery;
+
+// The daemon shares one manager between the threads that create containers.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<NetworkManager>();
+};
 
 #[derive(Debug)]
 pub struct NetworkManager {
@@ -36,12 +45,6 @@ pub struct NetworkManager {
     store: Store,
     nft: Nft,
     dns: DnsControl,
-}
-
-/// Held while a change is made; released on drop.
-#[derive(Debug)]
-struct ChangeLock {
-    _held: Flock<File>,
 }
 
 impl NetworkManager {
@@ -62,18 +65,19 @@ impl NetworkManager {
         &self.config
     }
 
-    fn lock(&self) -> Result<ChangeLock, NetworkError> {
-        let path = self.config.run.join("network.lock");
-        let what = format!("cannot lock {}", path.display());
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(NetworkError::io(what.clone()))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map(|held| ChangeLock { _held: held })
-            .map_err(|(_, errno)| NetworkError::Io { what, source: errno.into() })
+    /// The decisions' lock; `what` names the step in the debug log.
+    fn lock(&self, what: &'static str) -> Result<ChangeLock, NetworkError> {
+        ChangeLock::take(&self.config.run, what)
+    }
+
+    /// The kernel objects of one container are this thread's until the guard drops.
+    fn lock_container(&self, container_id: &str) -> Result<ContainerLock, NetworkError> {
+        ContainerLock::one(&self.config.run, container_id)
+    }
+
+    /// Every container's kernel objects: for verbs that remove or re-derive them all.
+    fn lock_containers(&self) -> Result<ContainerLock, NetworkError> {
+        ContainerLock::all(&self.config.run)
     }
 
     /// `<run>/netns/<container-id>`: the file the runtime joins.
@@ -86,7 +90,7 @@ impl NetworkManager {
     }
 
     fn network(&self, reference: &str) -> Result<Network, NetworkError> {
-        Store::find_network(self.store.conn(), reference)?.ok_or_else(|| NetworkError::NotFound(reference.to_string()))
+        Store::find_network(&self.store.conn(), reference)?.ok_or_else(|| NetworkError::NotFound(reference.to_string()))
     }
 
     /// The public view of a stored attachment.
@@ -125,15 +129,16 @@ impl NetworkManager {
 
     fn firewall_sync(&self) -> Result<(), NetworkError> {
         let networks: Vec<_> = self.store.networks()?.iter().map(networks::fw).collect();
-        let ports: Vec<_> = Store::ports(self.store.conn(), None)?.into_iter().map(|(_, p)| p).collect();
+        let ports: Vec<_> = Store::ports(&self.store.conn(), None)?.into_iter().map(|(_, p)| p).collect();
         Ok(self.nft.apply(&self.nft.render_sync(&networks, &ports))?)
     }
 
     /// A container's attachments with their networks, in `eth0, eth1, ...` order.
     pub fn attachments(&self, container_id: &str) -> Result<Vec<Attachment>, NetworkError> {
         let networks = self.store.networks()?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let mut out = Vec::new();
-        for row in Store::container_attachments(self.store.conn(), container_id)? {
+        for row in rows {
             if let Some(network) = networks.iter().find(|n| n.id == row.network_id) {
                 out.push(self.attachment(&row, network));
             }

@@ -9,8 +9,10 @@ use crate::{ids, netns};
 impl NetworkManager {
     /// Creates `<run>/netns/<container-id>` (loopback up) for the runtime to
     /// join. It stays across container restarts; [`Self::release`] removes it.
+    /// Needs no change lock: the file is the container's alone.
     pub fn create_netns(&self, container_id: &str) -> Result<PathBuf, NetworkError> {
         ids::check_container_id(container_id).map_err(NetworkError::Invalid)?;
+        let _container = self.lock_container(container_id)?;
         let path = self.netns_path(container_id);
         netns::create(&path)?;
         Ok(path)
@@ -19,6 +21,13 @@ impl NetworkManager {
     /// Removes a container's namespace file (a missing one is fine). Its
     /// attachments' veths vanish with the namespace's last user.
     pub fn remove_netns(&self, container_id: &str) -> Result<(), NetworkError> {
+        ids::check_container_id(container_id).map_err(NetworkError::Invalid)?;
+        let _container = self.lock_container(container_id)?;
+        self.remove_netns_file(container_id)
+    }
+
+    /// [`Self::remove_netns`] under the container's lock, which the caller holds.
+    pub(super) fn remove_netns_file(&self, container_id: &str) -> Result<(), NetworkError> {
         ids::check_container_id(container_id).map_err(NetworkError::Invalid)?;
         Ok(netns::remove(&self.netns_path(container_id))?)
     }

@@ -22,14 +22,15 @@ impl NetworkManager {
         if spec.name == DEFAULT_NETWORK {
             return Err(NetworkError::Exists(spec.name.clone()));
         }
-        let _lock = self.lock()?;
+        let _lock = self.lock("create a network")?;
         self.create_locked(spec)
     }
 
     /// The default network, created on first use (bridge `<prefix>0` when free, no DNS).
     pub fn ensure_default_bridge(&self) -> Result<Network, NetworkError> {
-        let _lock = self.lock()?;
-        if let Some(network) = Store::find_network(self.store.conn(), DEFAULT_NETWORK)? {
+        let _lock = self.lock("default network")?;
+        let existing = Store::find_network(&self.store.conn(), DEFAULT_NETWORK)?;
+        if let Some(network) = existing {
             let mut rtnl = Rtnl::open()?;
             self.ensure_bridge(&mut rtnl, &network)?;
             return Ok(network);
@@ -44,7 +45,7 @@ impl NetworkManager {
         if let Some((key, _)) = spec.labels.iter().find(|(k, _)| k.is_empty()) {
             return Err(NetworkError::Invalid(format!("invalid label {key:?}: a label needs a key")));
         }
-        if Store::find_network(self.store.conn(), &spec.name)?.is_some_and(|n| n.name == spec.name) {
+        if Store::find_network(&self.store.conn(), &spec.name)?.is_some_and(|n| n.name == spec.name) {
             return Err(NetworkError::Exists(spec.name.clone()));
         }
         let mut rtnl = Rtnl::open()?;
@@ -52,7 +53,7 @@ impl NetworkManager {
         self.store.write(|tx| Store::insert_network(tx, &network))?;
         let result = self
             .setup_bridge(&mut rtnl, &network)
-            .and_then(|()| self.firewall(&self.nft.render_network("add", &fw(&network))))
+            .and_then(|_| self.firewall(&self.nft.render_network("add", &fw(&network))))
             .and_then(|()| self.sync_dns(std::slice::from_ref(&network.id)));
         if let Err(e) = result {
             // Undo what was done; whatever fails here, recovery finds by its mark.
@@ -171,7 +172,8 @@ impl NetworkManager {
     }
 
     /// The bridge with its gateway addresses, up; the host switches it needs.
-    fn setup_bridge(&self, rtnl: &mut Rtnl, network: &Network) -> Result<(), NetworkError> {
+    /// Returns its index.
+    fn setup_bridge(&self, rtnl: &mut Rtnl, network: &Network) -> Result<u32, NetworkError> {
         let alias = ids::bridge_alias(&self.config.prefix, &network.id);
         let index = netlink::create_bridge(rtnl, &network.bridge, network.mtu, &alias)?;
         let gateway = IpAddr::V4(network.gateway);
@@ -189,17 +191,16 @@ impl NetworkManager {
             }
         }
         netlink::set_up(rtnl, index, &network.bridge)?;
-        Ok(())
+        Ok(index)
     }
 
     /// Recreates the bridge of a stored network if it is missing (after a reboot).
-    /// Returns whether it had to.
-    pub(super) fn ensure_bridge(&self, rtnl: &mut Rtnl, network: &Network) -> Result<bool, NetworkError> {
-        if netlink::link_by_name(rtnl, &network.bridge)?.is_some() {
-            return Ok(false);
+    /// Returns its index, and whether it had to.
+    pub(super) fn ensure_bridge(&self, rtnl: &mut Rtnl, network: &Network) -> Result<(u32, bool), NetworkError> {
+        if let Some(bridge) = netlink::link_by_name(rtnl, &network.bridge)? {
+            return Ok((bridge.index, false));
         }
-        self.setup_bridge(rtnl, network)?;
-        Ok(true)
+        Ok((self.setup_bridge(rtnl, network)?, true))
     }
 
     /// Removes a network's kernel state, DNS file and row, going on past failures.
@@ -229,7 +230,9 @@ impl NetworkManager {
     /// Removes a network. With containers attached it refuses, unless `force`,
     /// which disconnects them first. The default `bridge` is never removed here.
     pub fn remove_network(&self, reference: &str, force: bool) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        // With force, it disconnects containers: no veth of theirs may be in the making.
+        let _containers = self.lock_containers()?;
+        let _lock = self.lock("remove a network")?;
         let network = self.network(reference)?;
         if network.name == DEFAULT_NETWORK {
             return Err(NetworkError::Predefined(network.name));
@@ -238,7 +241,7 @@ impl NetworkManager {
     }
 
     pub(super) fn remove_locked(&self, network: &Network, force: bool) -> Result<(), NetworkError> {
-        let attached = Store::network_attachments(self.store.conn(), &network.id)?;
+        let attached = Store::network_attachments(&self.store.conn(), &network.id)?;
         if !attached.is_empty() && !force {
             let containers = attached.iter().map(|r| r.container_name.as_str()).collect::<Vec<_>>().join(", ");
             return Err(NetworkError::InUse { network: network.name.clone(), containers });
@@ -258,7 +261,7 @@ impl NetworkManager {
 
     pub fn inspect_network(&self, reference: &str) -> Result<NetworkDetails, NetworkError> {
         let network = self.network(reference)?;
-        let containers = Store::network_attachments(self.store.conn(), &network.id)?
+        let containers = Store::network_attachments(&self.store.conn(), &network.id)?
             .iter()
             .map(|row| self.attachment(row, &network))
             .collect();
@@ -268,7 +271,8 @@ impl NetworkManager {
     /// Removes every user network without containers whose labels match all of
     /// `labels` (`key` or `key=value`); returns the names removed.
     pub fn prune_networks(&self, labels: &[String]) -> Result<Vec<String>, NetworkError> {
-        let _lock = self.lock()?;
+        let _containers = self.lock_containers()?;
+        let _lock = self.lock("prune networks")?;
         let mut removed = Vec::new();
         for network in self.store.networks()? {
             let matches = labels.iter().all(|filter| match filter.split_once('=') {
@@ -277,7 +281,7 @@ impl NetworkManager {
             });
             if network.name == DEFAULT_NETWORK
                 || !matches
-                || !Store::network_attachments(self.store.conn(), &network.id)?.is_empty()
+                || !Store::network_attachments(&self.store.conn(), &network.id)?.is_empty()
             {
                 continue;
             }

@@ -31,9 +31,11 @@ impl NetworkManager {
     /// (held by another container? bound by a program on the host?); then all
     /// are added at once.
     pub fn publish(&self, container_id: &str, mappings: &[PortMapping]) -> Result<Vec<PublishedPort>, NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
+        // All of it: the firewall table is shared, and so is every host port.
+        let _lock = self.lock("publish")?;
         let networks = self.store.networks()?;
-        let rows = Store::container_attachments(self.store.conn(), container_id)?;
+        let rows = Store::container_attachments(&self.store.conn(), container_id)?;
         let outward =
             |row: &&crate::store::AttachmentRow| networks.iter().any(|n| n.id == row.network_id && !n.internal);
         let first =
@@ -163,7 +165,7 @@ impl NetworkManager {
         {
             return Err(in_use("asked for twice".into()));
         }
-        if let Some(holder) = Store::port_holder(self.store.conn(), protocol, host_ip, port)? {
+        if let Some(holder) = Store::port_holder(&self.store.conn(), protocol, host_ip, port)? {
             let whom =
                 if holder == container_id { "this container".to_string() } else { format!("container {holder}") };
             return Err(in_use(format!("published by {whom}")));
@@ -177,13 +179,14 @@ impl NetworkManager {
 
     /// Frees the container's published ports (when it stops).
     pub fn unpublish(&self, container_id: &str) -> Result<(), NetworkError> {
-        let _lock = self.lock()?;
+        let _container = self.lock_container(container_id)?;
+        let _lock = self.lock("unpublish")?;
         self.unpublish_locked(container_id)
     }
 
     pub(super) fn unpublish_locked(&self, container_id: &str) -> Result<(), NetworkError> {
         let published: Vec<_> =
-            Store::ports(self.store.conn(), Some(container_id))?.into_iter().map(|(_, p)| p).collect();
+            Store::ports(&self.store.conn(), Some(container_id))?.into_iter().map(|(_, p)| p).collect();
         if published.is_empty() {
             return Ok(());
         }
@@ -198,7 +201,7 @@ impl NetworkManager {
 
     /// `berth port`: what the container has published.
     pub fn ports(&self, container_id: &str) -> Result<Vec<PublishedPort>, NetworkError> {
-        Ok(Store::ports(self.store.conn(), Some(container_id))?.into_iter().map(|(_, p)| p).collect())
+        Ok(Store::ports(&self.store.conn(), Some(container_id))?.into_iter().map(|(_, p)| p).collect())
     }
 }
 

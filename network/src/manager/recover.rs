@@ -46,17 +46,19 @@ impl NetworkManager {
     /// exist (the runtime knows); everything of any other container is
     /// released. With `None`, no container is released.
     pub fn recover(&self, live: Option<&HashSet<String>>) -> Result<Recovery, NetworkError> {
-        let _lock = self.lock()?;
+        // Every container's objects are judged: none may be in the making.
+        let _containers = self.lock_containers()?;
+        let _lock = self.lock("recover")?;
         let mut report = Recovery::default();
         let mut errors = Vec::new();
 
         if let Some(live) = live {
             let mut known: BTreeSet<String> =
-                Store::all_attachments(self.store.conn())?.into_iter().map(|r| r.container_id).collect();
-            known.extend(Store::ports(self.store.conn(), None)?.into_iter().map(|(c, _)| c));
+                Store::all_attachments(&self.store.conn())?.into_iter().map(|r| r.container_id).collect();
+            known.extend(Store::ports(&self.store.conn(), None)?.into_iter().map(|(c, _)| c));
             known.extend(self.netns_files()?);
             for container in known.into_iter().filter(|c| !live.contains(c)) {
-                match self.release_locked(&container) {
+                match self.release_locked(&container, None) {
                     Ok(()) => report.released_containers.push(container),
                     Err(e) => errors.push(e),
                 }
@@ -65,7 +67,7 @@ impl NetworkManager {
 
         let mut rtnl = Rtnl::open()?;
         let networks = self.store.networks()?;
-        let attachments = Store::all_attachments(self.store.conn())?;
+        let attachments = Store::all_attachments(&self.store.conn())?;
         for link in netlink::list_links(&mut rtnl)? {
             let Some(mark) = link.alias.as_deref().and_then(|a| ids::parse_alias(&self.config.prefix, a)) else {
                 continue;
@@ -88,8 +90,8 @@ impl NetworkManager {
         }
         for network in &networks {
             match self.ensure_bridge(&mut rtnl, network) {
-                Ok(true) => report.recreated_bridges.push(network.bridge.clone()),
-                Ok(false) => {}
+                Ok((_, true)) => report.recreated_bridges.push(network.bridge.clone()),
+                Ok((_, false)) => {}
                 Err(e) => errors.push(e),
             }
         }

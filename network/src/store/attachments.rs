@@ -188,28 +188,28 @@ mod tests {
     #[test]
     fn attachments_round_trip_and_leases_are_unique() {
         let store = Store::memory();
-        Store::insert_network(store.conn(), &network("n1")).unwrap();
-        Store::insert_network(store.conn(), &network("n2")).unwrap();
+        Store::insert_network(&store.conn(), &network("n1")).unwrap();
+        Store::insert_network(&store.conn(), &network("n2")).unwrap();
         let a = row("c1", "n1", 0, "10.89.0.2");
-        Store::insert_attachment(store.conn(), &a).unwrap();
-        Store::insert_attachment(store.conn(), &row("c1", "n2", 1, "10.89.0.2")).unwrap();
-        assert!(Store::insert_attachment(store.conn(), &row("c2", "n1", 0, "10.89.0.2")).is_err(), "address taken");
-        assert!(Store::insert_attachment(store.conn(), &row("c1", "n1", 2, "10.89.0.3")).is_err(), "already on n1");
-        assert!(Store::insert_attachment(store.conn(), &row("c3", "nx", 0, "10.89.0.9")).is_err(), "no such network");
+        Store::insert_attachment(&store.conn(), &a).unwrap();
+        Store::insert_attachment(&store.conn(), &row("c1", "n2", 1, "10.89.0.2")).unwrap();
+        assert!(Store::insert_attachment(&store.conn(), &row("c2", "n1", 0, "10.89.0.2")).is_err(), "address taken");
+        assert!(Store::insert_attachment(&store.conn(), &row("c1", "n1", 2, "10.89.0.3")).is_err(), "already on n1");
+        assert!(Store::insert_attachment(&store.conn(), &row("c3", "nx", 0, "10.89.0.9")).is_err(), "no such network");
         // IPv6 leases are unique per network too; rows without one do not collide.
         let v6 = |container, ipv4: &str| AttachmentRow {
             ipv6: Some("fd89::2".parse().unwrap()),
             ..row(container, "n2", 0, ipv4)
         };
-        Store::insert_attachment(store.conn(), &v6("c4", "10.89.0.7")).unwrap();
-        assert!(Store::insert_attachment(store.conn(), &v6("c5", "10.89.0.8")).is_err(), "IPv6 address taken");
-        assert_eq!(Store::attachment(store.conn(), "c4", "n2").unwrap(), Some(v6("c4", "10.89.0.7")));
-        Store::delete_attachment(store.conn(), "c4", "n2").unwrap();
-        assert_eq!(Store::attachment(store.conn(), "c1", "n1").unwrap(), Some(a));
-        assert_eq!(Store::container_attachments(store.conn(), "c1").unwrap().len(), 2);
-        Store::set_active(store.conn(), "c1", false).unwrap();
-        assert!(Store::network_attachments(store.conn(), "n2").unwrap().iter().all(|r| !r.active));
-        Store::delete_attachment(store.conn(), "c1", "n1").unwrap();
-        assert_eq!(Store::all_attachments(store.conn()).unwrap().len(), 1);
+        Store::insert_attachment(&store.conn(), &v6("c4", "10.89.0.7")).unwrap();
+        assert!(Store::insert_attachment(&store.conn(), &v6("c5", "10.89.0.8")).is_err(), "IPv6 address taken");
+        assert_eq!(Store::attachment(&store.conn(), "c4", "n2").unwrap(), Some(v6("c4", "10.89.0.7")));
+        Store::delete_attachment(&store.conn(), "c4", "n2").unwrap();
+        assert_eq!(Store::attachment(&store.conn(), "c1", "n1").unwrap(), Some(a));
+        assert_eq!(Store::container_attachments(&store.conn(), "c1").unwrap().len(), 2);
+        Store::set_active(&store.conn(), "c1", false).unwrap();
+        assert!(Store::network_attachments(&store.conn(), "n2").unwrap().iter().all(|r| !r.active));
+        Store::delete_attachment(&store.conn(), "c1", "n1").unwrap();
+        assert_eq!(Store::all_attachments(&store.conn()).unwrap().len(), 1);
     }
 }

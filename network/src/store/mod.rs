@@ -11,6 +11,7 @@ mod ports;
 use std::path::Path;
 use std::time::Duration;
 
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 pub(crate) use attachments::AttachmentRow;
@@ -88,9 +89,14 @@ const STEPS: &[&str] = &[
 /// Writers wait this long for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The manager's one connection, shared by its threads (the daemon connects
+/// and releases containers in parallel). Whoever holds it does so only for a
+/// statement or a transaction, never across kernel work; the lock is
+/// reentrant because a verb reads through `conn()` while its own transaction
+/// is open (publishing rewrites the firewall from the ports it is recording).
 #[derive(Debug)]
 pub(crate) struct Store {
-    conn: Connection,
+    conn: ReentrantMutex<Connection>,
 }
 
 impl Store {
@@ -102,24 +108,33 @@ impl Store {
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        // NORMAL, in WAL mode: a commit is appended to the log without waiting
+        // for the disk (the log is synced at checkpoints), so connecting a
+        // container costs no fsync. A crash of berth loses nothing; a power
+        // loss may lose the last commits before it. Those concern containers,
+        // which a reboot stops, and kernel state and a run directory that a
+        // reboot empties: `recover` rebuilds bridges, rules and DNS files from
+        // what the database kept, and a container gets its leases when it is
+        // connected again. Do not change it without reading `recover`.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        let store = Store { conn };
+        let store = Store { conn: ReentrantMutex::new(conn) };
         store.migrate()?;
         Ok(store)
     }
 
     #[cfg(test)]
     pub fn memory() -> Self {
-        let store = Store { conn: Connection::open_in_memory().unwrap() };
+        let store = Store { conn: ReentrantMutex::new(Connection::open_in_memory().unwrap()) };
         store.migrate().unwrap();
         store
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
         let err = |version, source| StoreError::Migrate { version, source };
+        let conn = self.conn();
         // IMMEDIATE: two processes starting at once must not both run a step.
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(|e| err(0, e))?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate).map_err(|e| err(0, e))?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
         )
@@ -146,16 +161,20 @@ impl Store {
     }
 
     /// Runs `work` in an IMMEDIATE transaction, committed only if it succeeds.
+    /// The connection is this thread's until then.
     pub fn write<T, E: From<StoreError>>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+        let conn = self.conn();
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
             .map_err(query_err("begin a transaction"))?;
         let value = work(&tx)?;
         tx.commit().map_err(query_err("commit"))?;
         Ok(value)
     }
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+    /// The connection, this thread's while the guard lives: keep it for a
+    /// statement (`Store::ports(&store.conn(), ..)`), not across kernel work.
+    pub fn conn(&self) -> ReentrantMutexGuard<'_, Connection> {
+        self.conn.lock()
     }
 }
 

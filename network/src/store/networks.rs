@@ -85,7 +85,7 @@ impl Store {
     }
 
     pub fn networks(&self) -> Result<Vec<Network>, StoreError> {
-        collect(&self.conn, &format!("SELECT {COLUMNS} FROM networks ORDER BY created, name"), [])
+        collect(&self.conn(), &format!("SELECT {COLUMNS} FROM networks ORDER BY created, name"), [])
     }
 
     /// A network by exact name, exact id, or an id prefix that only one network has (Docker's lookup).
@@ -138,15 +138,15 @@ mod tests {
             gateway: "fd89::1".parse().unwrap(),
             ip_range: Some("fd89::8000/113".parse().unwrap()),
         });
-        Store::insert_network(store.conn(), &a).unwrap();
-        Store::insert_network(store.conn(), &b).unwrap();
+        Store::insert_network(&store.conn(), &a).unwrap();
+        Store::insert_network(&store.conn(), &b).unwrap();
         assert_eq!(store.networks().unwrap(), vec![b.clone(), a.clone()]);
-        assert_eq!(Store::find_network(store.conn(), "front").unwrap(), Some(a.clone()));
-        assert_eq!(Store::find_network(store.conn(), "abd456").unwrap(), Some(b.clone()));
-        assert_eq!(Store::find_network(store.conn(), "abc").unwrap(), Some(a.clone()));
-        assert_eq!(Store::find_network(store.conn(), "ab").unwrap(), None, "ambiguous prefix");
-        assert!(Store::insert_network(store.conn(), &sample("x", "front", "b2", "10.89.2.0/24")).is_err());
-        Store::delete_network(store.conn(), "abc123").unwrap();
+        assert_eq!(Store::find_network(&store.conn(), "front").unwrap(), Some(a.clone()));
+        assert_eq!(Store::find_network(&store.conn(), "abd456").unwrap(), Some(b.clone()));
+        assert_eq!(Store::find_network(&store.conn(), "abc").unwrap(), Some(a.clone()));
+        assert_eq!(Store::find_network(&store.conn(), "ab").unwrap(), None, "ambiguous prefix");
+        assert!(Store::insert_network(&store.conn(), &sample("x", "front", "b2", "10.89.2.0/24")).is_err());
+        Store::delete_network(&store.conn(), "abc123").unwrap();
         assert_eq!(store.networks().unwrap(), vec![b]);
     }
 }

@@ -132,7 +132,8 @@ mod tests {
     #[test]
     fn holders_overlap_through_the_wildcard_address() {
         let store = Store::memory();
-        let conn = store.conn();
+        let guard = store.conn();
+        let conn: &rusqlite::Connection = &guard;
         Store::insert_port(conn, "c1", &port("127.0.0.1", 8080)).unwrap();
         Store::insert_port(conn, "c2", &port("0.0.0.0", 9090)).unwrap();
         Store::insert_port(conn, "c3", &port("::1", 7070)).unwrap();

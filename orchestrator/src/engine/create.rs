@@ -67,22 +67,21 @@ impl Engine {
             NetworkChoice::None => NetworkMode::None,
             NetworkChoice::Host => NetworkMode::Host,
             NetworkChoice::Networks(joins) => {
-                let netns = connect_all(&network, id.as_str(), joins)?;
-                let etc = etc_files(&network, id.as_str(), &hostname, &request.extra_hosts, &request.resolv);
+                let netns = connect_all(network, id.as_str(), joins)?;
+                let etc = etc_files(network, id.as_str(), &hostname, &request.extra_hosts, &request.resolv);
                 match etc {
                     Ok(etc) => create.etc = etc,
-                    Err(e) => return Err(undo(&network, id.as_str(), e.into())),
+                    Err(e) => return Err(undo(network, id.as_str(), e.into())),
                 }
                 // Docker's HostConfig.NetworkMode: the first network's name.
                 create.network_name = joins.first().map(|join| join.network.clone());
                 NetworkMode::Path(netns)
             }
         };
-        drop(network);
         let networked = matches!(choice, NetworkChoice::Networks(_));
         self.own_containers()?.create(&image, &request.image, &create).map_err(|e| {
             if networked {
-                return undo(&self.network(), id.as_str(), e.into());
+                return undo(network, id.as_str(), e.into());
             }
             e.into()
         })

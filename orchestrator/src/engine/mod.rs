@@ -44,7 +44,9 @@ pub struct Engine {
     spawner: Arc<MonitorSpawner>,
     /// Begins the wait of a container's cgroup migration while it is prepared.
     primer: Option<MigrationPrimer>,
-    network: Mutex<NetworkManager>,
+    /// Shared, not locked: it serialises only its decisions (its own lock, held
+    /// for moments), and plumbs containers in parallel.
+    network: NetworkManager,
 }
 
 impl Engine {
@@ -69,7 +71,7 @@ impl Engine {
             spawner: containers.spawner(),
             primer: MigrationPrimer::start(),
             containers: Mutex::new(containers),
-            network: Mutex::new(network),
+            network,
         })
     }
 
@@ -101,7 +103,7 @@ impl Engine {
         }
     }
 
-    pub fn network(&self) -> MutexGuard<'_, NetworkManager> {
-        self.network.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn network(&self) -> &NetworkManager {
+        &self.network
     }
 }
